@@ -1,1 +1,11 @@
-"""TODO"""
+"""Avro schemas of every driftline topic and the one codec that reads and
+writes them.
+
+The ``.avsc`` files beside this module are the contract between serving
+replicas, the stream jobs and the loader; `schemas.codec` is the only code that
+turns records into bytes and back.
+"""
+
+from schemas.codec import DEADLETTER, ROLLBACK, SIGNAL, SPAN, Codec
+
+__all__ = ["DEADLETTER", "ROLLBACK", "SIGNAL", "SPAN", "Codec"]
