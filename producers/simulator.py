@@ -1,0 +1,387 @@
+"""A seeded fleet simulator that emits real OpenTelemetry spans.
+
+`run` drives the virtual replicas of a `SimulationConfig` (layout, latency
+model and scenarios in `producers.fleet`) through the same path a serving
+replica uses: each virtual replica has its own ``TracerProvider`` whose
+``Resource`` carries ``service.instance.id``, ``driftline.shard``,
+``driftline.model`` and ``driftline.model.version``; a candidate replica gets
+a second provider with the candidate version at the rollout, as a restarted
+replica would. All providers share ONE ``BatchSpanProcessor`` and ONE
+exporter, so a 400-replica fleet costs one export thread, not 400.
+
+Spans carry explicit start and end times from the simulated clock, so their
+event times do not depend on how fast the machine is. Trace and span ids come
+from a generator seeded by the config, so one seed gives the same spans,
+byte for byte, on every run with the same ``start_ms``.
+
+Two paces:
+
+* ``realtime=True`` emits each span when the wall clock reaches its end time
+  (relative to the start), in small chunks; the demo and
+  ``driftline simulate`` use it. If the machine falls behind, it catches up
+  as fast as it can rather than skipping spans.
+* ``realtime=False`` emits as fast as it can; the simulated clock advances
+  ``1 / rate_per_s`` per span. After each chunk it hands the chunk to the
+  exporter on the calling thread and, with a `KafkaSpanExporter`, waits for
+  room in the producer's buffer, so a backfill loses no spans to its own
+  speed.
+
+`run` never raises for a slow or absent broker: losses are counted in the
+report (``spans_dropped``) and by the exporter.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    SpanExporter,
+    SpanExportResult,
+)
+from opentelemetry.sdk.trace.id_generator import IdGenerator
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON
+from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
+
+from producers.exporter import DEFAULT_TOPIC, KafkaSpanExporter
+from producers.fleet import (
+    FleetPlan,
+    SimulationConfig,
+    Traffic,
+    draw_traffic,
+    plan_fleet,
+)
+from producers.mapping import (
+    ATTR_GENAI_TTFT_S,
+    ATTR_MODEL,
+    ATTR_REPLICA,
+    ATTR_SHARD,
+    ATTR_VERSION,
+)
+
+logger = logging.getLogger(__name__)
+
+SPAN_NAME = "predict"
+
+_BACKFILL_CHUNK = 4096
+_REALTIME_TICK_S = 0.05
+_QUEUE_SIZE = 65_536
+_FLUSH_TIMEOUT_MS = 30_000
+_ROOM_WAIT_S = 30.0
+
+ProgressCallback = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class SimulationReport:
+    """What a run sent.
+
+    Attributes:
+        scenario: the config's scenario.
+        seed: the config's seed.
+        start_ms: simulated start, epoch ms.
+        end_ms: end time of the last span sent, epoch ms (``start_ms`` when
+            none was sent).
+        rollout_ms: when the candidate replicas switched, epoch ms.
+        spans_sent: spans created and handed to the span processor.
+        spans_exported: spans the exporter accepted.
+        spans_dropped: spans lost on the way (processor queue, exporter
+            buffer, export failures).
+        spans_failed: exported spans whose delivery to Kafka failed (0 for
+            an exporter other than `KafkaSpanExporter`).
+        spans_per_version: spans sent per model version.
+        replica_shards: shard of every replica, by replica id.
+        candidate_replicas: replicas that run the candidate after rollout.
+        slow_replicas: candidate replicas with a slow tail (empty in steady).
+        slow_shards: shards holding a slow replica.
+        stopped: True when ``stop_event`` ended the run early.
+        elapsed_s: wall-clock seconds the run took.
+    """
+
+    scenario: str
+    seed: int
+    start_ms: int
+    end_ms: int
+    rollout_ms: int
+    spans_sent: int
+    spans_exported: int
+    spans_dropped: int
+    spans_failed: int
+    spans_per_version: dict[str, int]
+    replica_shards: dict[str, str]
+    candidate_replicas: tuple[str, ...]
+    slow_replicas: tuple[str, ...]
+    slow_shards: tuple[str, ...]
+    stopped: bool
+    elapsed_s: float
+
+    @property
+    def spans_per_s(self) -> float:
+        """Spans sent per wall-clock second."""
+        return self.spans_sent / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+
+class _SeededIds(IdGenerator):
+    """Trace and span ids from a seeded generator, never zero."""
+
+    def __init__(self, seed: int) -> None:
+        self._random = random.Random(seed)
+
+    def generate_span_id(self) -> int:
+        return self._random.getrandbits(64) or 1
+
+    def generate_trace_id(self) -> int:
+        return self._random.getrandbits(128) or 1
+
+
+class _CountingExporter(SpanExporter):
+    """Counts what the processor hands to an exporter that does not count."""
+
+    def __init__(self, inner: SpanExporter) -> None:
+        self.inner = inner
+        self.offered = 0
+        self.failed = 0
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        self.offered += len(spans)
+        try:
+            result = self.inner.export(spans)
+        except Exception:
+            logger.exception("span exporter raised; batch of %d lost", len(spans))
+            result = SpanExportResult.FAILURE
+        if result is not SpanExportResult.SUCCESS:
+            self.failed += len(spans)
+        return result
+
+    def force_flush(self, timeout_millis: int = _FLUSH_TIMEOUT_MS) -> bool:
+        return self.inner.force_flush(timeout_millis)
+
+    def shutdown(self) -> None:
+        # The caller owns the exporter it passed in; it shuts it down.
+        return None
+
+
+def _tracers(
+    config: SimulationConfig,
+    plan: FleetPlan,
+    processor: BatchSpanProcessor,
+) -> tuple[list[Tracer], list[Tracer]]:
+    """One tracer per replica before the rollout and one after."""
+    ids = _SeededIds(config.seed)
+
+    def tracer(index: int, version: str) -> Tracer:
+        resource = Resource.create(
+            {
+                "service.name": f"{config.model}-serving",
+                ATTR_REPLICA: plan.replica_ids[index],
+                ATTR_SHARD: plan.replica_shards[index],
+                ATTR_MODEL: config.model,
+                ATTR_VERSION: version,
+            }
+        )
+        provider = TracerProvider(
+            sampler=ALWAYS_ON,
+            resource=resource,
+            shutdown_on_exit=False,
+            id_generator=ids,
+        )
+        provider.add_span_processor(processor)
+        return provider.get_tracer("driftline.simulator")
+
+    before = [tracer(i, config.baseline_version) for i in range(config.replicas)]
+    after = [
+        tracer(i, config.candidate_version) if plan.is_candidate[i] else before[i]
+        for i in range(config.replicas)
+    ]
+    return before, after
+
+
+def _emit(
+    traffic: Traffic, before: list[Tracer], after: list[Tracer]
+) -> tuple[int, int]:
+    """Create and end one chunk of spans; returns (baseline, candidate) counts."""
+    ok = Status(StatusCode.OK)
+    error = Status(StatusCode.ERROR)
+    end_ns = traffic.end_ns.tolist()
+    duration_ns = traffic.duration_ns.tolist()
+    ttft_s = traffic.ttft_s.tolist()
+    replica = traffic.replica.tolist()
+    on_candidate = traffic.on_candidate.tolist()
+    is_error = traffic.is_error.tolist()
+    server = SpanKind.SERVER
+    for k in range(len(end_ns)):
+        tracers = after if on_candidate[k] else before
+        span = tracers[replica[k]].start_span(
+            SPAN_NAME,
+            kind=server,
+            attributes={ATTR_GENAI_TTFT_S: ttft_s[k]},
+            start_time=end_ns[k] - duration_ns[k],
+            record_exception=False,
+            set_status_on_exception=False,
+        )
+        span.set_status(error if is_error[k] else ok)
+        span.end(end_time=end_ns[k])
+    candidate = int(traffic.on_candidate.sum())
+    return len(end_ns) - candidate, candidate
+
+
+def run(
+    config: SimulationConfig,
+    target: SpanExporter | str,
+    topic: str = DEFAULT_TOPIC,
+    *,
+    stop_event: threading.Event | None = None,
+    progress: ProgressCallback | None = None,
+    producer_config: dict[str, Any] | None = None,
+) -> SimulationReport:
+    """Simulate the fleet of ``config`` and send its spans.
+
+    Args:
+        config: what to simulate.
+        target: a span exporter to send through (the caller keeps owning it:
+            it is flushed, not shut down), or Kafka bootstrap servers, for
+            which a `KafkaSpanExporter` on ``topic`` is built and shut down.
+        topic: the span topic when ``target`` is a bootstrap string.
+        stop_event: set it to end the run after the current chunk.
+        progress: called after each chunk with (spans sent, spans planned).
+        producer_config: librdkafka settings for the exporter built from a
+            bootstrap string; ignored when ``target`` is an exporter.
+
+    Returns:
+        Counts of what was sent, and the fleet plan's candidate and slow
+        replicas.
+
+    Raises:
+        ConfigError: ``topic`` or ``producer_config`` is unusable.
+    """
+    plan = plan_fleet(config)
+    start_ms = (
+        config.start_ms if config.start_ms is not None else time.time_ns() // 1_000_000
+    )
+    start_ns = start_ms * 1_000_000
+    rollout_ms = start_ms + round(config.rollout_offset_s * 1000)
+    total = config.total_spans
+
+    owned = isinstance(target, str)
+    exporter: SpanExporter = (
+        KafkaSpanExporter(target, topic, producer_config=producer_config)
+        if isinstance(target, str)
+        else target
+    )
+    kafka = exporter if isinstance(exporter, KafkaSpanExporter) else None
+    # The wrapper also keeps the processor's shutdown off the caller's exporter.
+    counting = _CountingExporter(exporter)
+    before_stats = kafka.stats() if kafka is not None else None
+
+    chunk = (
+        max(1, min(_BACKFILL_CHUNK, round(config.rate_per_s * _REALTIME_TICK_S)))
+        if config.realtime
+        else _BACKFILL_CHUNK
+    )
+    processor = BatchSpanProcessor(
+        counting,
+        max_queue_size=_QUEUE_SIZE,
+        schedule_delay_millis=200,
+        max_export_batch_size=min(_BACKFILL_CHUNK, max(chunk, 512)),
+    )
+    before, after = _tracers(config, plan, processor)
+    rng = np.random.default_rng([config.seed, 2])
+    logger.info(
+        "simulation started scenario=%s replicas=%d shards=%d rate_per_s=%g "
+        "duration_s=%g seed=%d realtime=%s slow=%s",
+        config.scenario,
+        config.replicas,
+        config.shards,
+        config.rate_per_s,
+        config.duration_s,
+        config.seed,
+        config.realtime,
+        ",".join(plan.slow_replicas) or "-",
+    )
+
+    sent = baseline_spans = candidate_spans = 0
+    stopped = False
+    wall_start_s = time.monotonic()
+    try:
+        while sent < total:
+            if stop_event is not None and stop_event.is_set():
+                stopped = True
+                break
+            count = min(chunk, total - sent)
+            if config.realtime:
+                due_s = wall_start_s + (sent + count - 1) / config.rate_per_s
+                delay_s = due_s - time.monotonic()
+                if delay_s > 0 and stop_event is not None:
+                    if stop_event.wait(delay_s):
+                        stopped = True
+                        break
+                elif delay_s > 0:
+                    time.sleep(delay_s)
+            traffic = draw_traffic(config, plan, rng, sent, count, start_ns)
+            n_base, n_cand = _emit(traffic, before, after)
+            baseline_spans += n_base
+            candidate_spans += n_cand
+            sent += count
+            if not config.realtime:
+                processor.force_flush()
+                if kafka is not None:
+                    kafka.wait_for_room(kafka.max_buffered // 2, _ROOM_WAIT_S)
+            if progress is not None:
+                progress(sent, total)
+    finally:
+        processor.shutdown()  # exports what is queued; leaves the exporter up
+        exporter.force_flush(_FLUSH_TIMEOUT_MS)
+        if owned:
+            exporter.shutdown()
+
+    failed = 0
+    if kafka is not None and before_stats is not None:
+        after_stats = kafka.stats()
+        exported = after_stats["exported"] - before_stats["exported"]
+        failed = after_stats["failed"] - before_stats["failed"]
+    else:
+        exported = counting.offered - counting.failed
+    last_end_ms = (
+        start_ms + int((sent - 1) * 1000 // config.rate_per_s) if sent else start_ms
+    )
+    report = SimulationReport(
+        scenario=config.scenario,
+        seed=config.seed,
+        start_ms=start_ms,
+        end_ms=last_end_ms,
+        rollout_ms=rollout_ms,
+        spans_sent=sent,
+        spans_exported=exported,
+        spans_dropped=sent - exported,
+        spans_failed=failed,
+        spans_per_version={
+            config.baseline_version: baseline_spans,
+            config.candidate_version: candidate_spans,
+        },
+        replica_shards=dict(zip(plan.replica_ids, plan.replica_shards, strict=True)),
+        candidate_replicas=plan.candidate_replicas,
+        slow_replicas=plan.slow_replicas,
+        slow_shards=plan.slow_shards,
+        stopped=stopped,
+        elapsed_s=time.monotonic() - wall_start_s,
+    )
+    logger.info(
+        "simulation finished scenario=%s sent=%d exported=%d dropped=%d "
+        "elapsed_s=%.2f stopped=%s",
+        report.scenario,
+        report.spans_sent,
+        report.spans_exported,
+        report.spans_dropped,
+        report.elapsed_s,
+        report.stopped,
+    )
+    return report
