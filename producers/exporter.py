@@ -42,6 +42,10 @@ attributes     every other span attribute, stringified (strings as they are,
                as JSON lists); resource attributes are not copied
 =============  ===========================================================
 
+Set ``service.instance.id`` on the replica's resource: with this SDK,
+``Resource.create`` otherwise fills it with a random UUID per process, which
+still works as a key but tells an operator nothing.
+
 `producers.mapping.span_record` implements this table.
 
 Back-pressure contract: `export` never waits for Kafka. The producer's local
@@ -83,6 +87,10 @@ from producers.mapping import ResourceFields, resource_fields, span_record
 from schemas import SPAN
 
 logger = logging.getLogger(__name__)
+
+# librdkafka's own log lines (connection failures, ...), served on poll, go
+# here rather than to stderr.
+_LIBRDKAFKA_LOGGER = logging.getLogger(__name__ + ".librdkafka")
 
 _Headers = list[tuple[str, str | bytes | None]]
 
@@ -153,6 +161,7 @@ class KafkaSpanExporter(SpanExporter):
             config["queue.buffering.max.messages"] = max_buffered
             config["on_delivery"] = self.on_delivery
             config.setdefault("error_cb", self._on_client_error)
+            config.setdefault("logger", _LIBRDKAFKA_LOGGER)
             try:
                 producer = Producer(config)
             except KafkaException as exc:
