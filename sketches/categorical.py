@@ -162,7 +162,7 @@ class CategoricalSketch:
             inner = datasketches.frequent_strings_sketch.deserialize(
                 bytes(data[_HEADER.size :])
             )
-        except (RuntimeError, ValueError) as exc:
+        except (RuntimeError, ValueError, IndexError) as exc:
             raise SketchError(
                 f"bytes do not hold a frequent-items sketch: {exc}"
             ) from exc

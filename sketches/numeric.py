@@ -250,7 +250,7 @@ class NumericSketch:
         image = bytes(data[_HEADER.size :])
         try:
             kll = datasketches.kll_doubles_sketch.deserialize(image)
-        except (RuntimeError, ValueError) as exc:
+        except (RuntimeError, ValueError, IndexError) as exc:
             raise SketchError(f"bytes do not hold a KLL sketch: {exc}") from exc
         sketch = cls.__new__(cls)
         sketch._sketch = kll
