@@ -6,7 +6,7 @@
    and never stopped;
 2. a Kafka testcontainer (KRaft) when a Docker engine answers a ping within
    two seconds;
-3. otherwise a `infra.kafka.LocalKafka` broker in a fresh temporary home,
+3. otherwise an `infra.kafka.LocalKafka` broker in a fresh temporary home,
    removed again by `KafkaService.stop`.
 
 Tests never fake a broker: each path yields a real one. A session fixture is

@@ -176,6 +176,16 @@ def test_a_broker_that_dies_while_starting_names_its_log(tmp_path: Path) -> None
     assert kafka.status().running is False
 
 
+def test_a_broker_that_does_not_answer_in_time_is_killed(tmp_path: Path) -> None:
+    kafka = LocalKafka(tmp_path, start_timeout_s=0.2)
+
+    with pytest.raises(ServiceError, match="did not answer") as raised:
+        kafka.start()
+
+    assert str(kafka.log_path) in str(raised.value)
+    assert kafka.status().running is False and not kafka.pid_path.exists()
+
+
 def test_a_stale_pid_file_reads_as_not_running(tmp_path: Path) -> None:
     kafka = LocalKafka(tmp_path)
     kafka.kafka_dir.mkdir(parents=True)
