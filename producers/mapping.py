@@ -117,18 +117,33 @@ def span_record(
         The record, ready for ``SPAN.encode``; None when the span carries no
         model (not an inference span) or has not ended.
     """
-    attrs: Mapping[str, Any] = span.attributes or {}
+    # One pass over the attributes: the few consumed ones land in a small
+    # dict, the rest are stringified. This runs once per span, so it is kept
+    # lean (see the simulator's throughput notes).
+    consumed: dict[str, Any] = {}
+    other: dict[str, str] = {}
+    for key, value in (span.attributes or {}).items():
+        if key in _CONSUMED:
+            consumed[key] = value
+        else:
+            other[key] = value if type(value) is str else _stringify(value)
     res = fields or resource_fields(span.resource)
 
-    model = _str_or_none(attrs.get(ATTR_GENAI_MODEL) or attrs.get(ATTR_MODEL))
-    model = model or res.model
+    if consumed:
+        get = consumed.get
+        model = _str_or_none(get(ATTR_GENAI_MODEL) or get(ATTR_MODEL)) or res.model
+        replica = _str_or_none(get(ATTR_REPLICA)) or res.replica or res.host
+        version = _str_or_none(get(ATTR_VERSION)) or res.version
+        shard = _str_or_none(get(ATTR_SHARD)) or res.shard
+        ttft_ms = _ttft_ms(consumed)
+    else:
+        model, version, shard = res.model, res.version, res.shard
+        replica = res.replica or res.host
+        ttft_ms = None
     start_ns, end_ns = span.start_time, span.end_time
     if not model or start_ns is None or end_ns is None:
         return None
 
-    replica = _str_or_none(attrs.get(ATTR_REPLICA)) or res.replica or res.host
-    version = _str_or_none(attrs.get(ATTR_VERSION)) or res.version
-    shard = _str_or_none(attrs.get(ATTR_SHARD)) or res.shard
     context = span.context
     trace_id = context.trace_id if context is not None else 0
     span_id = context.span_id if context is not None else 0
@@ -139,15 +154,11 @@ def span_record(
         "start_ms": start_ns // 1_000_000,
         "end_ms": end_ns // 1_000_000,
         "duration_ms": (end_ns - start_ns) / 1e6,
-        "ttft_ms": _ttft_ms(attrs),
+        "ttft_ms": ttft_ms,
         "model": model,
         "version": version or DEFAULT_VERSION,
         "replica": replica or DEFAULT_REPLICA,
         "shard": shard or DEFAULT_SHARD,
         "is_error": span.status.status_code is StatusCode.ERROR,
-        "attributes": {
-            key: _stringify(value)
-            for key, value in attrs.items()
-            if key not in _CONSUMED
-        },
+        "attributes": other,
     }

@@ -209,7 +209,6 @@ def _emit(
     traffic: Traffic, before: list[Tracer], after: list[Tracer]
 ) -> tuple[int, int]:
     """Create and end one chunk of spans; returns (baseline, candidate) counts."""
-    ok = Status(StatusCode.OK)
     error = Status(StatusCode.ERROR)
     end_ns = traffic.end_ns.tolist()
     duration_ns = traffic.duration_ns.tolist()
@@ -228,7 +227,8 @@ def _emit(
             record_exception=False,
             set_status_on_exception=False,
         )
-        span.set_status(error if is_error[k] else ok)
+        if is_error[k]:
+            span.set_status(error)
         span.end(end_time=end_ns[k])
     candidate = int(traffic.on_candidate.sum())
     return len(end_ns) - candidate, candidate
