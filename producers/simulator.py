@@ -76,7 +76,6 @@ _BACKFILL_CHUNK = 4096
 _REALTIME_TICK_S = 0.05
 _QUEUE_SIZE = 65_536
 _FLUSH_TIMEOUT_MS = 30_000
-_ROOM_WAIT_S = 30.0
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -242,6 +241,7 @@ def run(
     stop_event: threading.Event | None = None,
     progress: ProgressCallback | None = None,
     producer_config: dict[str, Any] | None = None,
+    flush_timeout_s: float = 30.0,
 ) -> SimulationReport:
     """Simulate the fleet of ``config`` and send its spans.
 
@@ -255,6 +255,10 @@ def run(
         progress: called after each chunk with (spans sent, spans planned).
         producer_config: librdkafka settings for the exporter built from a
             bootstrap string; ignored when ``target`` is an exporter.
+        flush_timeout_s: longest wait for the producer at the end of the run
+            and, in a backfill, for room in its buffer. A backfill that once
+            waits this long in vain stops waiting (the broker is not
+            draining) and lets the exporter drop and count instead.
 
     Returns:
         Counts of what was sent, and the fleet plan's candidate and slow
@@ -310,6 +314,7 @@ def run(
 
     sent = baseline_spans = candidate_spans = 0
     stopped = False
+    wait_for_room = True
     wall_start_s = time.monotonic()
     try:
         while sent < total:
@@ -333,15 +338,26 @@ def run(
             sent += count
             if not config.realtime:
                 processor.force_flush()
-                if kafka is not None:
-                    kafka.wait_for_room(kafka.max_buffered // 2, _ROOM_WAIT_S)
+                if kafka is not None and wait_for_room:
+                    room = kafka.wait_for_room(kafka.max_buffered // 2, flush_timeout_s)
+                    if not room:
+                        wait_for_room = False
+                        logger.warning(
+                            "broker not draining, backfill stops waiting "
+                            "topic=%s buffered=%d waited_s=%g",
+                            kafka.topic,
+                            kafka.buffered,
+                            flush_timeout_s,
+                        )
             if progress is not None:
                 progress(sent, total)
     finally:
         processor.shutdown()  # exports what is queued; leaves the exporter up
-        exporter.force_flush(_FLUSH_TIMEOUT_MS)
         if owned:
-            exporter.shutdown()
+            assert kafka is not None
+            kafka.shutdown(timeout_millis=flush_timeout_s * 1000)
+        else:
+            exporter.force_flush(round(flush_timeout_s * 1000))
 
     failed = 0
     if kafka is not None and before_stats is not None:

@@ -9,6 +9,7 @@ skips the test when it is not set. No test here fakes a broker.
 from __future__ import annotations
 
 import os
+import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -29,6 +30,15 @@ if not (Path(__file__).resolve().parents[1] / "conftest.py").exists():
         if not bootstrap:
             pytest.skip(f"needs a Kafka broker: set {BOOTSTRAP_ENV}=host:port")
         return bootstrap
+
+
+@pytest.fixture
+def unreachable_bootstrap() -> str:
+    """A loopback port nothing listens on, so messages can never drain."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"127.0.0.1:{port}"
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ against a broker that cannot be reached."""
 from __future__ import annotations
 
 import logging
-import socket
 import time
 from collections.abc import Iterator
 
@@ -35,15 +34,6 @@ REPLICA_RESOURCE = Resource(
         "driftline.shard": "s03",
     }
 )
-
-
-@pytest.fixture
-def unreachable_bootstrap() -> str:
-    """A loopback port nothing listens on, so messages can never drain."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"127.0.0.1:{port}"
 
 
 @pytest.fixture

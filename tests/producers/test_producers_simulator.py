@@ -3,6 +3,8 @@ lands on a real broker."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -17,6 +19,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from driftline.errors import ConfigError
 from producers import (
     TAIL_REGRESSION,
+    KafkaSpanExporter,
     SimulationConfig,
     SimulationReport,
     plan_fleet,
@@ -248,3 +251,34 @@ def test_a_simulated_fleet_lands_on_kafka_with_nothing_dropped(
     assert versions == Counter(report.spans_per_version)
     slow_keys = {m.key() for m in messages} & {r.encode() for r in report.slow_replicas}
     assert len(slow_keys) == 3
+
+
+def test_a_backfill_against_a_dead_broker_drops_and_counts_instead_of_hanging(
+    unreachable_bootstrap: str,
+) -> None:
+    exporter = KafkaSpanExporter(unreachable_bootstrap, "spans", max_buffered=100)
+    config = SimulationConfig(rate_per_s=1_000.0, duration_s=10.0, start_ms=START_MS)
+
+    started_s = time.monotonic()
+    report = run(config, exporter, flush_timeout_s=0.2)
+    elapsed_s = time.monotonic() - started_s
+    exporter.shutdown(timeout_millis=0)
+
+    assert elapsed_s < 5.0
+    assert report.spans_sent == 10_000
+    assert report.spans_exported == 100
+    assert report.spans_dropped == 9_900
+    assert exporter.failed == 100  # purged at shutdown, never delivered
+
+
+def test_importing_producers_pulls_in_no_flink_clickhouse_jobs_sinks_or_infra() -> None:
+    code = (
+        "import sys, producers; "
+        "bad = {'pyflink', 'clickhouse_connect', 'chdb', 'jobs', 'sinks', 'infra'}; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & bad))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+
+    assert result.stdout.strip() == "[]"
