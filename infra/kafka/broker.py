@@ -6,7 +6,7 @@ Everything about one broker sits under ``<home>/kafka/``:
 - ``data/`` — the log dir, formatted once with a cluster id generated once;
 - ``server.properties`` and ``log4j2.properties`` — rewritten at every start;
 - ``broker.log`` — the JVM's stdout and stderr (rotated to ``broker.log.1``
-  when it passes 10 MiB at a start);
+  when it passes 10 MiB at a start, see `infra.processes`);
 - ``broker.pid`` — present while a broker started from this home runs;
 - ``state.json`` — cluster id and the ports last used.
 
@@ -24,7 +24,6 @@ import fcntl
 import json
 import logging
 import os
-import signal
 import subprocess
 import time
 import uuid
@@ -36,6 +35,7 @@ from pathlib import Path
 from string import Template
 
 from driftline.errors import PrerequisiteError, ServiceError
+from infra import processes
 from infra.jars import ensure_jars, require_tool
 from infra.kafka.admin import broker_answers
 from infra.ports import LOOPBACK, accepts_connections, free_port, port_in_use
@@ -53,7 +53,6 @@ DEFAULT_INITIAL_HEAP_MB = 256
 DEFAULT_START_TIMEOUT_S = 60.0
 DEFAULT_STOP_TIMEOUT_S = 30.0
 
-_LOG_ROTATE_BYTES = 10 * 1024 * 1024
 _LOG_TAIL_LINES = 25
 _GC_OPTIONS = (
     "-XX:+UseG1GC",
@@ -167,9 +166,9 @@ class LocalKafka:
             self.pid_path.unlink(missing_ok=True)
 
             java = require_tool("java")
-            classpath = str(ensure_jars(JAR_SET) / "*")
             state = self._read_state()
             port, controller_port = self._choose_ports(port, state)
+            classpath = str(ensure_jars(JAR_SET) / "*")
             state.update(port=port, controller_port=controller_port)
             state.setdefault("cluster_id", _new_cluster_id())
             self._write_config(port, controller_port)
@@ -212,15 +211,12 @@ class LocalKafka:
                 return False
             logger.info("stopping Kafka broker pid=%d home=%s", pid, self.home)
             started = time.monotonic()
-            _signal(pid, signal.SIGTERM)
-            if not _wait_for_exit(pid, timeout_s):
+            if not processes.terminate(pid, timeout_s):
                 logger.warning(
-                    "Kafka broker pid=%d ignored SIGTERM for %.0f s; killing it",
+                    "Kafka broker pid=%d ignored SIGTERM for %.0f s and was killed",
                     pid,
                     timeout_s,
                 )
-                _signal(pid, signal.SIGKILL)
-                _wait_for_exit(pid, 10.0)
             self.pid_path.unlink(missing_ok=True)
             logger.info(
                 "stopped Kafka broker pid=%d after %.1f s",
@@ -231,14 +227,7 @@ class LocalKafka:
 
     def log_tail(self, lines: int = _LOG_TAIL_LINES) -> str:
         """Return the last ``lines`` lines of the broker log ('' if none)."""
-        try:
-            with open(self.log_path, "rb") as log:
-                log.seek(0, os.SEEK_END)
-                log.seek(max(log.tell() - 64 * 1024, 0))
-                text = log.read().decode("utf-8", errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
+        return processes.log_tail(self.log_path, lines)
 
     def _join_running(self, pid: int, port: int | None) -> str:
         state = self._read_state()
@@ -334,8 +323,6 @@ class LocalKafka:
             )
 
     def _launch(self, java: str, classpath: str) -> subprocess.Popen[bytes]:
-        if self.log_path.is_file() and self.log_path.stat().st_size > _LOG_ROTATE_BYTES:
-            self.log_path.replace(self.log_path.with_name("broker.log.1"))
         command = [
             java,
             f"-Xms{self.initial_heap_mb}m",
@@ -349,19 +336,9 @@ class LocalKafka:
             BROKER_MAIN,
             str(self.properties_path),
         ]
-        with open(self.log_path, "ab") as log:
-            stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-            log.write(f"--- driftline starts the broker at {stamp} ---\n".encode())
-            log.flush()
-            process = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=self.kafka_dir,
-                start_new_session=True,
-                close_fds=True,
-            )
+        process = processes.launch_detached(
+            command, self.log_path, self.kafka_dir, "driftline starts the broker"
+        )
         self.pid_path.write_text(f"{process.pid}\n", encoding="utf-8")
         return process
 
@@ -402,20 +379,12 @@ class LocalKafka:
             pid = int(self.pid_path.read_text(encoding="utf-8").strip())
         except (OSError, ValueError):
             return None
-        if not _alive(pid) or not self._is_our_broker(pid):
+        if not processes.alive(pid) or not self._is_our_broker(pid):
             return None
         return pid
 
     def _is_our_broker(self, pid: int) -> bool:
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except FileNotFoundError:
-            return not Path("/proc/self").exists()  # no procfs: trust the pid
-        except OSError:
-            return False
-        return BROKER_MAIN.encode() in cmdline and (
-            str(self.properties_path).encode() in cmdline
-        )
+        return processes.command_line_has(pid, BROKER_MAIN, str(self.properties_path))
 
     def _read_state(self) -> dict[str, object]:
         try:
@@ -446,40 +415,3 @@ def _new_cluster_id() -> str:
         text = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         if not text.startswith("-"):
             return text
-
-
-def _alive(pid: int) -> bool:
-    """Return True if ``pid`` runs and is not a zombie; reaps our own children."""
-    try:
-        reaped, _ = os.waitpid(pid, os.WNOHANG)
-        if reaped == pid:
-            return False
-    except ChildProcessError:
-        pass  # not our child: its parent (or init) reaps it
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rpartition(")")[2].split()[0] != "Z"
-
-
-def _signal(pid: int, signum: signal.Signals) -> None:
-    try:
-        os.kill(pid, signum)
-    except ProcessLookupError:
-        pass
-
-
-def _wait_for_exit(pid: int, timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while _alive(pid):
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.1)
-    return True
