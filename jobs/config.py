@@ -59,7 +59,9 @@ class LatencyJobConfig:
             )
         for name in ("window_ms", "checkpoint_ms", "parallelism"):
             if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be positive, got {getattr(self, name)!r}")
+                raise ConfigError(
+                    f"{name} must be positive, got {getattr(self, name)!r}"
+                )
         for name in ("grace_ms", "idle_ms"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)!r}")

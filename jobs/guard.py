@@ -75,7 +75,9 @@ class LatencyPolicy:
             )
         for name in ("min_samples", "min_shard_samples", "breach_windows"):
             if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)!r}")
+                raise ConfigError(
+                    f"{name} must be at least 1, got {getattr(self, name)!r}"
+                )
         if self.cooldown_ms < 0 or self.baseline_windows < 1:
             raise ConfigError(
                 "cooldown_ms must be >= 0 and baseline_windows >= 1, got "
@@ -132,7 +134,9 @@ class Guard:
             return None
         return min(totals, key=lambda v: (-totals[v], v))
 
-    def observe(self, state: GuardState, fleet: dict[str, FleetWindow]) -> WindowOutcome:
+    def observe(
+        self, state: GuardState, fleet: dict[str, FleetWindow]
+    ) -> WindowOutcome:
         """Evaluate one closed window of one model and update ``state``.
 
         Args:
@@ -163,7 +167,9 @@ class Guard:
             summary = LatencySummary.of(window.sketch)
             if base is None or base_summary is None or version == baseline:
                 signals.extend(
-                    _signals(window, summary, "baseline" if base else "unknown", baseline)
+                    _signals(
+                        window, summary, "baseline" if base else "unknown", baseline
+                    )
                 )
                 continue
             verdict = self._judge(window, summary, base, base_summary)
@@ -193,8 +199,13 @@ class Guard:
         if fleet_lower_ratio > policy.p99_ratio:
             verdict.evidence.append(
                 _evidence(
-                    "latency.fleet_p99_ratio", cand, None, cand_summary.p99_ms,
-                    base_summary.p99_ms, policy.p99_ratio, cand.n,
+                    "latency.fleet_p99_ratio",
+                    cand,
+                    None,
+                    cand_summary.p99_ms,
+                    base_summary.p99_ms,
+                    policy.p99_ratio,
+                    cand.n,
                 )
             )
         shard_over_point = False
@@ -210,13 +221,20 @@ class Guard:
                 verdict.outlier_shards.add(shard_id)
                 verdict.evidence.append(
                     _evidence(
-                        "latency.shard_p99_ratio", cand, shard_id, p99,
-                        base_summary.p99_ms, policy.shard_p99_ratio, row.n,
+                        "latency.shard_p99_ratio",
+                        cand,
+                        shard_id,
+                        p99,
+                        base_summary.p99_ms,
+                        policy.shard_p99_ratio,
+                        row.n,
                     )
                 )
         verdict.breach = bool(verdict.evidence)
         verdict.clear = (
-            not verdict.breach and point_ratio < policy.clear_ratio and not shard_over_point
+            not verdict.breach
+            and point_ratio < policy.clear_ratio
+            and not shard_over_point
         )
         return verdict
 
@@ -236,7 +254,9 @@ class Guard:
         streak.evidence.extend(verdict.evidence)
         keep = policy.breach_windows
         windows = sorted({e["window_start_ms"] for e in streak.evidence})[-keep:]
-        streak.evidence = [e for e in streak.evidence if e["window_start_ms"] in windows]
+        streak.evidence = [
+            e for e in streak.evidence if e["window_start_ms"] in windows
+        ]
         if streak.count < policy.breach_windows or window.version in state.rolled_back:
             return None
         if (
@@ -244,8 +264,11 @@ class Guard:
             and window.window_end_ms - state.last_rollback_end_ms < policy.cooldown_ms
         ):
             log.info(
-                "guard holds a rollback in cooldown model=%s version=%s window_end_ms=%d",
-                window.model, window.version, window.window_end_ms,
+                "guard holds a rollback in cooldown model=%s version=%s "
+                "window_end_ms=%d",
+                window.model,
+                window.version,
+                window.window_end_ms,
             )
             return None
         state.rolled_back.add(window.version)
@@ -257,7 +280,9 @@ class Guard:
             + (f"; outlying shards: {', '.join(shards)}" if shards else "")
         )
         event = {
-            "event_id": event_id(window.model, window.version, streak.first_window_start_ms),
+            "event_id": event_id(
+                window.model, window.version, streak.first_window_start_ms
+            ),
             "model": window.model,
             "from_version": window.version,
             "to_version": baseline,
@@ -270,7 +295,11 @@ class Guard:
         }
         log.info(
             "guard decided rollback model=%s from=%s to=%s event_id=%s shards=%s",
-            window.model, window.version, baseline, event["event_id"], shards,
+            window.model,
+            window.version,
+            baseline,
+            event["event_id"],
+            shards,
         )
         return event
 
@@ -317,9 +346,18 @@ def _signals(
     base_p99 = base_summary.p99_ms if base_summary else math.nan
     ttft = window.ttft_sketch
     fleet = _signal_record(
-        "latency.fleet", window, None, summary, role, baseline, window.n,
-        window.replicas, window.error_rate, base_p99,
-        bool(verdict and verdict.breach), window.sketch.to_bytes(),
+        "latency.fleet",
+        window,
+        None,
+        summary,
+        role,
+        baseline,
+        window.n,
+        window.replicas,
+        window.error_rate,
+        base_p99,
+        bool(verdict and verdict.breach),
+        window.sketch.to_bytes(),
         float(ttft.quantiles([0.99])[0]) if ttft.n else None,
     )
     records = [fleet]
@@ -329,10 +367,19 @@ def _signals(
         total = row.n + row.n_error
         records.append(
             _signal_record(
-                "latency.shard", window, shard_id, LatencySummary.of(sketch), role,
-                baseline, row.n, row.replicas, row.n_error / total if total else 0.0,
-                base_p99, bool(verdict and shard_id in verdict.outlier_shards),
-                row.sketch, None,
+                "latency.shard",
+                window,
+                shard_id,
+                LatencySummary.of(sketch),
+                role,
+                baseline,
+                row.n,
+                row.replicas,
+                row.n_error / total if total else 0.0,
+                base_p99,
+                bool(verdict and shard_id in verdict.outlier_shards),
+                row.sketch,
+                None,
             )
         )
     return records

@@ -1,9 +1,9 @@
 """The fleet-merge-and-guard stage as a Flink keyed process function.
 
 Keyed by model, it receives one row per (version, shard) and window from the
-hot path, passes on the dead letters the hot path found, buffers a window's rows in keyed state, and when the watermark
-passes the window's end (an event-time timer) merges them into fleet windows
-(`jobs.fleet`), runs the `Guard`, and emits encoded signals and rollback
+hot path, forwards the dead letters the hot path found, buffers a window's
+rows in keyed state, and when the watermark passes the window's end (an
+event-time timer) merges them into fleet windows (`jobs.fleet`), runs the `Guard`, and emits encoded signals and rollback
 events. Volume here is one record per shard per window, so per-record Python
 is affordable; the guard state lives in Flink state and is checkpointed.
 """
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from typing import Any
 
 from pyflink.common import Row
 from pyflink.common.typeinfo import Types
@@ -32,7 +31,11 @@ ROUTE_DEADLETTER = "deadletter"
 #: Output rows: which topic, the Kafka key, the Avro value.
 OUTPUT_TYPE = Types.ROW_NAMED(
     ["route", "k", "v"],
-    [Types.STRING(), Types.PRIMITIVE_ARRAY(Types.BYTE()), Types.PRIMITIVE_ARRAY(Types.BYTE())],
+    [
+        Types.STRING(),
+        Types.PRIMITIVE_ARRAY(Types.BYTE()),
+        Types.PRIMITIVE_ARRAY(Types.BYTE()),
+    ],
 )
 
 
@@ -78,7 +81,11 @@ class FleetGuardFunction(KeyedProcessFunction):
             log.warning(
                 "dead letters from shard window model=%s version=%s shard=%s "
                 "window_end_ms=%d count=%d",
-                shard.model, shard.version, shard.shard, window_end_ms, len(letters),
+                shard.model,
+                shard.version,
+                shard.shard,
+                window_end_ms,
+                len(letters),
             )
         return (Row(ROUTE_DEADLETTER, b"", bytes(letter)) for letter in letters)
 
@@ -94,7 +101,10 @@ class FleetGuardFunction(KeyedProcessFunction):
         key = ctx.get_current_key().encode()
         log.debug(
             "guard closed window model=%s window_end_ms=%d shards=%d signals=%d",
-            ctx.get_current_key(), window_end_ms, len(rows), len(outcome.signals),
+            ctx.get_current_key(),
+            window_end_ms,
+            len(rows),
+            len(outcome.signals),
         )
         for signal in outcome.signals:
             yield Row(ROUTE_SIGNAL, key, SIGNAL.encode(signal))

@@ -34,7 +34,6 @@ import sys
 from typing import Any
 
 import pandas as pd
-from pyflink.common import Row
 from pyflink.datastream import StreamExecutionEnvironment
 from pyflink.table import DataTypes, StatementSet, StreamTableEnvironment
 from pyflink.table.expressions import col, lit
@@ -107,7 +106,11 @@ def _reject_udf(source_topic: str) -> Any:
     ) -> bytes:
         log.warning(
             "dead letter reason=%s %s[%d]@%d detail=%s",
-            reason, source_topic, src_partition, src_offset, detail,
+            reason,
+            source_topic,
+            src_partition,
+            src_offset,
+            detail,
         )
         return DEADLETTER.encode(
             {
@@ -153,7 +156,9 @@ def build(
         ("deadletter_sink", config.deadletter_topic),
     ):
         t_env.execute_sql(
-            bytes_sink_ddl(table, topic=topic, bootstrap=config.bootstrap, properties=props)
+            bytes_sink_ddl(
+                table, topic=topic, bootstrap=config.bootstrap, properties=props
+            )
         )
     t_env.create_temporary_function("reject_span", _reject_udf(config.spans_topic))
     shard_window = _shard_window_udaf(config.spans_topic, config.sketch_k)
@@ -250,7 +255,8 @@ def build(
     decisions_table = t_env.from_data_stream(decisions)
     t_env.create_temporary_view("guard_out", decisions_table)
     statements.add_insert_sql(
-        f"INSERT INTO signals_sink SELECT k, v FROM guard_out WHERE route = '{ROUTE_SIGNAL}'"
+        f"INSERT INTO signals_sink SELECT k, v FROM guard_out "
+        f"WHERE route = '{ROUTE_SIGNAL}'"
     )
     statements.add_insert_sql(
         f"INSERT INTO rollbacks_sink SELECT k, v FROM guard_out "

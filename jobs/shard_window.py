@@ -83,8 +83,15 @@ def build_shard_window(
         except Exception as exc:  # fastavro raises many kinds on garbage
             dead.append(
                 _dead_letter(
-                    value, keys, partitions, offsets, timestamps_ms, i, source_topic,
-                    "undecodable", f"not a driftline.Span: {type(exc).__name__}: {exc}",
+                    value,
+                    keys,
+                    partitions,
+                    offsets,
+                    timestamps_ms,
+                    i,
+                    source_topic,
+                    "undecodable",
+                    f"not a driftline.Span: {type(exc).__name__}: {exc}",
                 )
             )
             continue
@@ -92,8 +99,15 @@ def build_shard_window(
         if not (math.isfinite(duration) and duration >= 0.0):
             dead.append(
                 _dead_letter(
-                    value, keys, partitions, offsets, timestamps_ms, i, source_topic,
-                    "invalid-value", f"duration_ms must be finite and >= 0, got {duration!r}",
+                    value,
+                    keys,
+                    partitions,
+                    offsets,
+                    timestamps_ms,
+                    i,
+                    source_topic,
+                    "invalid-value",
+                    f"duration_ms must be finite and >= 0, got {duration!r}",
                 )
             )
             continue
@@ -115,7 +129,9 @@ def build_shard_window(
         ttft_sketch = NumericSketch() if k is None else NumericSketch(k)
         ttft_sketch.update(ttfts[:n_ttft])
         ttft_bytes = ttft_sketch.to_bytes()
-    return ShardSketchRow(n, n_error, len(replicas), sketch.to_bytes(), ttft_bytes, dead)
+    return ShardSketchRow(
+        n, n_error, len(replicas), sketch.to_bytes(), ttft_bytes, dead
+    )
 
 
 def _dead_letter(

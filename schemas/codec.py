@@ -58,7 +58,9 @@ class Codec:
         try:
             fastavro.schemaless_writer(buf, self.schema, record)
         except (TypeError, ValueError, KeyError, AttributeError) as exc:
-            raise SchemaError(f"record does not fit schema {self.name!r}: {exc}") from exc
+            raise SchemaError(
+                f"record does not fit schema {self.name!r}: {exc}"
+            ) from exc
         return buf.getvalue()
 
     def decode(self, data: bytes) -> dict[str, Any]:
