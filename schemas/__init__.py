@@ -6,6 +6,24 @@ replicas, the stream jobs and the loader; `schemas.codec` is the only code that
 turns records into bytes and back.
 """
 
-from schemas.codec import DEADLETTER, ROLLBACK, SIGNAL, SPAN, Codec
+from schemas.codec import (
+    DEADLETTER,
+    DEPLOYMENT,
+    FEATURE_SAMPLE,
+    PROFILE,
+    ROLLBACK,
+    SIGNAL,
+    SPAN,
+    Codec,
+)
 
-__all__ = ["DEADLETTER", "ROLLBACK", "SIGNAL", "SPAN", "Codec"]
+__all__ = [
+    "DEADLETTER",
+    "DEPLOYMENT",
+    "FEATURE_SAMPLE",
+    "PROFILE",
+    "ROLLBACK",
+    "SIGNAL",
+    "SPAN",
+    "Codec",
+]
