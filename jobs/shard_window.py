@@ -82,14 +82,14 @@ def build_shard_window(
                 raise ValueError(f"{len(value) - buf.tell()} bytes left over")
         except Exception as exc:  # fastavro raises many kinds on garbage
             dead.append(
-                _dead_letter(
+                dead_letter(
                     value,
-                    keys,
-                    partitions,
-                    offsets,
-                    timestamps_ms,
-                    i,
+                    keys[i],
+                    partitions[i],
+                    offsets[i],
+                    timestamps_ms[i],
                     source_topic,
+                    STAGE,
                     "undecodable",
                     f"not a driftline.Span: {type(exc).__name__}: {exc}",
                 )
@@ -98,14 +98,14 @@ def build_shard_window(
         duration = span["duration_ms"]
         if not (math.isfinite(duration) and duration >= 0.0):
             dead.append(
-                _dead_letter(
+                dead_letter(
                     value,
-                    keys,
-                    partitions,
-                    offsets,
-                    timestamps_ms,
-                    i,
+                    keys[i],
+                    partitions[i],
+                    offsets[i],
+                    timestamps_ms[i],
                     source_topic,
+                    STAGE,
                     "invalid-value",
                     f"duration_ms must be finite and >= 0, got {duration!r}",
                 )
@@ -134,28 +134,28 @@ def build_shard_window(
     )
 
 
-def _dead_letter(
+def dead_letter(
     value: bytes,
-    keys: Sequence[Any],
-    partitions: Sequence[Any],
-    offsets: Sequence[Any],
-    timestamps_ms: Sequence[Any],
-    i: int,
+    key: Any,
+    partition: Any,
+    offset: Any,
+    timestamp_ms: Any,
     source_topic: str,
+    stage: str,
     reason: str,
     detail: str,
 ) -> bytes:
-    key = keys[i]
+    """Encode a rejected value as a `DeadLetter` record."""
     return DEADLETTER.encode(
         {
             "source_topic": source_topic,
-            "source_partition": int(partitions[i]),
-            "source_offset": int(offsets[i]),
+            "source_partition": int(partition),
+            "source_offset": int(offset),
             "key": None if key is None else bytes(key),
             "payload": value,
             "reason": reason,
             "detail": detail,
-            "record_timestamp_ms": int(timestamps_ms[i]),
-            "stage": STAGE,
+            "record_timestamp_ms": int(timestamp_ms),
+            "stage": stage,
         }
     )
