@@ -26,7 +26,7 @@ from importlib import resources
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
-from driftline.errors import ServiceError
+from driftline.errors import ConfigError, ServiceError
 
 logger = logging.getLogger(__name__)
 
@@ -97,6 +97,7 @@ def apply_schema(client: Client, retention: Retention | None = None) -> list[int
         The versions this call applied; empty when the store was current.
 
     Raises:
+        ConfigError: a TTL that is not a positive number of days.
         ServiceError: a DDL statement failed; versions before it stay applied
             and recorded, so the next call resumes from the failed one.
     """
@@ -143,7 +144,7 @@ def _run(client: Client, migration: Migration) -> None:
 
 def _set_ttl(client: Client, table: str, column: str, days: int | None) -> None:
     if days is not None and days <= 0:
-        raise ValueError(
+        raise ConfigError(
             f"TTL of {table} must be a positive number of days, got {days!r}"
         )
     engine_full = client.query(
