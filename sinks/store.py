@@ -106,7 +106,8 @@ def open_store(
             ``client_cert``, ...). Ignored for the embedded store.
 
     Returns:
-        A connected client; the caller closes it.
+        A connected client that returns timezone-aware UTC datetimes; the
+        caller closes it.
 
     Raises:
         ConfigError: the DSN has an unknown scheme or no chdb folder.
@@ -123,7 +124,8 @@ def open_store(
             "chdb://<dir>, http://host:port or https://host:port"
         )
     try:
-        return clickhouse_connect.get_client(dsn=dsn, settings=settings, **security)
+        options = {"tz_mode": "aware", **security}
+        return clickhouse_connect.get_client(dsn=dsn, settings=settings, **options)
     except ClickHouseError as exc:
         raise ServiceError(
             f"cannot reach the ClickHouse server at {redact_dsn(dsn)}: "
@@ -141,7 +143,7 @@ def _open_embedded(path: Path, settings: dict[str, Any] | None) -> Client:
         ) from exc
     try:
         return clickhouse_connect.get_client(
-            interface=CHDB_SCHEME, path=str(path), settings=settings
+            interface=CHDB_SCHEME, path=str(path), settings=settings, tz_mode="aware"
         )
     except ClickHouseError as exc:
         if _held_by_another_process(path):
