@@ -4,8 +4,8 @@ Every query reads with ``FINAL``, so a window or event loaded twice (a replay,
 a loader restart between insert and commit) counts once even before the
 ReplacingMergeTree merges its parts. Values from callers are bound by the
 driver as ``{name:Type}`` parameters, never pasted into the SQL text. Times come
-back as timezone-aware UTC datetimes from a client of `sinks.store.open_store`. A store without matching rows
-returns an empty list.
+back as timezone-aware UTC datetimes from a client of
+`sinks.store.open_store`. A store without matching rows returns an empty list.
 """
 
 from __future__ import annotations
