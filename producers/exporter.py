@@ -77,36 +77,21 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from confluent_kafka import KafkaError, KafkaException, Producer
+from confluent_kafka import KafkaError, Producer
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from driftline.errors import ConfigError
 from producers.mapping import ResourceFields, resource_fields, span_record
+from producers.nonblocking import LossWarning, build_producer
 from schemas import SPAN
 
 logger = logging.getLogger(__name__)
 
-# librdkafka's own log lines (connection failures, ...), served on poll, go
-# here rather than to stderr.
-_LIBRDKAFKA_LOGGER = logging.getLogger(__name__ + ".librdkafka")
-
 _Headers = list[tuple[str, str | bytes | None]]
 
 DEFAULT_TOPIC = "driftline.spans"
-
-# Producer settings the exporter owns: a caller sets them through arguments.
-_OWNED_KEYS = frozenset(
-    {"bootstrap.servers", "queue.buffering.max.messages", "on_delivery"}
-)
-
-# Sensible defaults for a telemetry stream; ``producer_config`` overrides them.
-_DEFAULT_PRODUCER_CONFIG: dict[str, Any] = {
-    "linger.ms": 50,
-    "compression.type": "lz4",
-    "delivery.report.only.error": True,
-}
 
 
 class KafkaSpanExporter(SpanExporter):
@@ -146,27 +131,25 @@ class KafkaSpanExporter(SpanExporter):
             raise ConfigError(f"max_buffered must be at least 1, got {max_buffered!r}")
         if not topic:
             raise ConfigError(f"topic must not be empty, got {topic!r}")
-        owned = sorted(_OWNED_KEYS.intersection(producer_config or {}))
-        if owned:
-            raise ConfigError(
-                f"producer_config must not set {owned!r}: pass bootstrap_servers "
-                "and max_buffered as arguments instead"
-            )
         self.topic = topic
         self.max_buffered = max_buffered
+        self._warning = LossWarning(
+            logger,
+            "spans",
+            topic,
+            accepted_label="exported",
+            max_buffered=max_buffered,
+            interval_s=warn_interval_s,
+            clock_s=clock_s,
+        )
         if producer is None:
-            config: dict[str, Any] = dict(_DEFAULT_PRODUCER_CONFIG)
-            config.update(producer_config or {})
-            config["bootstrap.servers"] = bootstrap_servers
-            config["queue.buffering.max.messages"] = max_buffered
-            config["on_delivery"] = self.on_delivery
-            config.setdefault("error_cb", self._on_client_error)
-            config.setdefault("logger", _LIBRDKAFKA_LOGGER)
-            try:
-                producer = Producer(config)
-            except KafkaException as exc:
-                # librdkafka names the bad property, never its value.
-                raise ConfigError(f"bad Kafka producer setting: {exc}") from exc
+            producer = build_producer(
+                bootstrap_servers,
+                max_buffered=max_buffered,
+                producer_config=producer_config,
+                on_delivery=self.on_delivery,
+                error_cb=self._warning.client_error,
+            )
         self._producer = producer
 
         self._lock = threading.Lock()
@@ -180,13 +163,6 @@ class KafkaSpanExporter(SpanExporter):
             tuple[str, str, str], list[tuple[str, str | bytes | None]]
         ] = {}
 
-        self._clock_s = clock_s
-        self._warn_interval_s = warn_interval_s
-        self._last_warn_s: float | None = None
-        self._warned_dropped = 0
-        self._warned_failed = 0
-        self._last_error_s: float | None = None
-        self._suppressed_errors = 0
         logger.info(
             "span exporter started topic=%s max_buffered=%d", topic, max_buffered
         )
@@ -342,24 +318,6 @@ class KafkaSpanExporter(SpanExporter):
             with self._lock:
                 self._failed += 1
 
-    def _on_client_error(self, err: KafkaError) -> None:
-        # Broker unreachable and the like: librdkafka keeps retrying, and the
-        # messages it cannot deliver end up in ``failed``. It repeats these
-        # every reconnect, so they share the drop warning's rate limit.
-        now_s = self._clock_s()
-        last_s = self._last_error_s
-        self._suppressed_errors += 1
-        if last_s is not None and now_s - last_s < self._warn_interval_s:
-            return
-        logger.warning(
-            "kafka producer error topic=%s error=%s errors_since_last_warning=%d",
-            self.topic,
-            err,
-            self._suppressed_errors,
-        )
-        self._last_error_s = now_s
-        self._suppressed_errors = 0
-
     def _fields_of(self, resource: Resource) -> ResourceFields:
         cached = self._resources.get(id(resource))
         if cached is not None and cached[0] is resource:
@@ -385,23 +343,4 @@ class KafkaSpanExporter(SpanExporter):
         return headers
 
     def _maybe_warn(self, force: bool = False) -> None:
-        dropped, failed = self._dropped, self._failed
-        if dropped == self._warned_dropped and failed == self._warned_failed:
-            return
-        now_s = self._clock_s()
-        last_s = self._last_warn_s
-        if not force and last_s is not None and now_s - last_s < self._warn_interval_s:
-            return
-        logger.warning(
-            "spans lost topic=%s dropped=%d (+%d) failed=%d (+%d) exported=%d "
-            "max_buffered=%d",
-            self.topic,
-            dropped,
-            dropped - self._warned_dropped,
-            failed,
-            failed - self._warned_failed,
-            self._exported,
-            self.max_buffered,
-        )
-        self._last_warn_s = now_s
-        self._warned_dropped, self._warned_failed = dropped, failed
+        self._warning.losses(self._dropped, self._failed, self._exported, force=force)
