@@ -1,4 +1,4 @@
-"""The simulated fleet: its configuration, its layout and its traffic.
+"""The simulated fleet: its layout and its traffic.
 
 Nothing here talks to Kafka or OpenTelemetry; `producers.simulator` turns the
 traffic drawn here into real spans. Everything is a pure function of the
@@ -13,6 +13,9 @@ Fleet layout (`plan_fleet`):
   version at ``rollout_at_s``; they are chosen by the seed, round-robin over
   the shards, so a rollout touches every shard it can; the others stay on
   the baseline version. Before the rollout every replica runs the baseline;
+* in ``stalled-rollout``, ``round(N × stall_share)`` replicas are chosen
+  the same way and switch one by one, ``rollout_step_s`` apart, starting at
+  ``rollout_at_s``; the rest of the fleet never switches;
 * in ``tail-regression``, the first ``slow_replicas`` candidates in that
   order are slow, so they sit on different shards whenever
   ``slow_replicas <= S``. ``steady`` has no slow replicas.
@@ -34,152 +37,35 @@ slow tail.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from driftline.errors import ConfigError
+from producers.scenarios import (
+    SCENARIOS,
+    STEADY,
+    TAIL_REGRESSION,
+    SimulationConfig,
+)
 
-STEADY = "steady"
-TAIL_REGRESSION = "tail-regression"
-SCENARIOS = (STEADY, TAIL_REGRESSION)
+__all__ = [
+    "NEVER",
+    "SCENARIOS",
+    "STEADY",
+    "TAIL_REGRESSION",
+    "FleetPlan",
+    "SimulationConfig",
+    "Traffic",
+    "draw_traffic",
+    "plan_fleet",
+]
+
+NEVER = np.iinfo(np.int64).max
+"""Switch offset of a replica that stays on the baseline."""
 
 _TTFT_FRACTION_LOW = 0.15
 _TTFT_FRACTION_HIGH = 0.35
 _TAIL_JITTER = 0.2
-
-# Flags of `driftline simulate` for the fields it exposes; the other fields
-# are named by their own name in error messages.
-_FLAGS = {
-    "rate_per_s": "--rate",
-    "duration_s": "--duration",
-}
-
-
-def _flag(name: str) -> str:
-    return _FLAGS.get(name, "--" + name.replace("_", "-"))
-
-
-@dataclass(frozen=True)
-class SimulationConfig:
-    """What to simulate. Validated on construction.
-
-    Attributes:
-        scenario: ``steady`` or ``tail-regression``.
-        model: model name on every span.
-        baseline_version: version every replica runs before the rollout.
-        candidate_version: version the candidate replicas switch to.
-        replicas: virtual replicas in the fleet.
-        shards: shards; replica ``i`` serves shard ``i % shards``.
-        rate_per_s: spans per second across the fleet, in simulated time.
-        duration_s: simulated seconds to run.
-        seed: seeds the fleet layout, the traffic and the trace ids.
-        candidate_share: share of replicas that get the candidate.
-        rollout_at_s: simulated seconds after start when the candidates
-            switch; None means 20% of ``duration_s``.
-        slow_replicas: candidate replicas with a slow tail in
-            ``tail-regression``; ignored by ``steady``.
-        tail_share: share of a slow replica's requests in the slow tail.
-        tail_factor: mean slowdown of a tail request.
-        median_ms: median request duration.
-        latency_sigma: log-normal shape; p99/p50 = exp(2.326 × sigma).
-        error_rate: probability that a request fails.
-        start_ms: simulated start, epoch ms; None means now, taken by `run`.
-        realtime: pace emission to the wall clock (demo, CLI) instead of
-            emitting as fast as possible (tests, backfills).
-
-    Raises:
-        ConfigError: a value is out of range; the message names its flag.
-    """
-
-    scenario: str = STEADY
-    model: str = "ranker"
-    baseline_version: str = "v1"
-    candidate_version: str = "v2"
-    replicas: int = 40
-    shards: int = 4
-    rate_per_s: float = 1000.0
-    duration_s: float = 60.0
-    seed: int = 0
-    candidate_share: float = 0.25
-    rollout_at_s: float | None = None
-    slow_replicas: int = 3
-    tail_share: float = 0.2
-    tail_factor: float = 5.0
-    median_ms: float = 40.0
-    latency_sigma: float = 0.35
-    error_rate: float = 0.002
-    start_ms: int | None = None
-    realtime: bool = False
-
-    def __post_init__(self) -> None:
-        if self.scenario not in SCENARIOS:
-            self._fail("scenario", f"must be one of {', '.join(SCENARIOS)}")
-        for name in ("model", "baseline_version", "candidate_version"):
-            if not getattr(self, name):
-                self._fail(name, "must not be empty")
-        if self.baseline_version == self.candidate_version:
-            self._fail("candidate_version", "must differ from --baseline-version")
-        for name in ("replicas", "shards"):
-            if getattr(self, name) < 1:
-                self._fail(name, "must be at least 1")
-        if self.shards > self.replicas:
-            self._fail("shards", f"must not exceed --replicas ({self.replicas})")
-        for name in ("rate_per_s", "duration_s", "median_ms"):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and value > 0):
-                self._fail(name, "must be a positive number")
-        if self.seed < 0:
-            self._fail("seed", "must not be negative")
-        if not 0.0 < self.candidate_share <= 1.0:
-            self._fail("candidate_share", "must be above 0 and at most 1")
-        if self.rollout_at_s is not None and not (
-            0.0 <= self.rollout_at_s < self.duration_s
-        ):
-            self._fail("rollout_at_s", f"must be in [0, --duration={self.duration_s})")
-        if not 0.0 < self.tail_share < 1.0:
-            self._fail("tail_share", "must be between 0 and 1")
-        if not (math.isfinite(self.tail_factor) and self.tail_factor > 1.0):
-            self._fail("tail_factor", "must be above 1")
-        if not (math.isfinite(self.latency_sigma) and self.latency_sigma >= 0.0):
-            self._fail("latency_sigma", "must not be negative")
-        if not 0.0 <= self.error_rate < 1.0:
-            self._fail("error_rate", "must be in [0, 1)")
-        if self.start_ms is not None and self.start_ms < 0:
-            self._fail("start_ms", "must not be negative")
-        if self.slow_replicas < 0:
-            self._fail("slow_replicas", "must not be negative")
-        if self.scenario == TAIL_REGRESSION:
-            if self.slow_replicas < 1:
-                self._fail("slow_replicas", f"must be at least 1 for {TAIL_REGRESSION}")
-            if self.slow_replicas > self.candidate_replicas:
-                self._fail(
-                    "slow_replicas",
-                    f"must not exceed the {self.candidate_replicas} candidate "
-                    "replicas (raise --replicas or --candidate-share)",
-                )
-
-    def _fail(self, name: str, constraint: str) -> None:
-        value = getattr(self, name)
-        raise ConfigError(f"{_flag(name)} {constraint}, got {value!r}")
-
-    @property
-    def candidate_replicas(self) -> int:
-        """How many replicas get the candidate version (at least one)."""
-        return max(1, round(self.replicas * self.candidate_share))
-
-    @property
-    def rollout_offset_s(self) -> float:
-        """Simulated seconds from start to the rollout."""
-        if self.rollout_at_s is None:
-            return 0.2 * self.duration_s
-        return self.rollout_at_s
-
-    @property
-    def total_spans(self) -> int:
-        """Spans a full run emits: ``round(rate_per_s × duration_s)``."""
-        return round(self.rate_per_s * self.duration_s)
 
 
 @dataclass(frozen=True)
@@ -191,6 +77,8 @@ class FleetPlan:
         replica_shards: shard id of each replica, by replica index.
         candidate_replicas: replicas that switch to the candidate version.
         slow_replicas: candidate replicas with a slow tail (empty in steady).
+        switch_offset_ns: per replica index, ns after the start when it
+            switches to the candidate; `NEVER` for a baseline replica.
     """
 
     replica_ids: tuple[str, ...]
@@ -199,6 +87,14 @@ class FleetPlan:
     slow_replicas: tuple[str, ...]
     is_candidate: np.ndarray = field(repr=False, compare=False)
     is_slow: np.ndarray = field(repr=False, compare=False)
+    switch_offset_ns: np.ndarray = field(repr=False, compare=False)
+
+    def rollout_ms(self, start_ms: int) -> dict[str, int]:
+        """When each candidate replica switches, epoch ms, by replica id."""
+        return {
+            self.replica_ids[i]: start_ms + int(self.switch_offset_ns[i]) // 1_000_000
+            for i in np.flatnonzero(self.is_candidate)
+        }
 
     @property
     def slow_shards(self) -> tuple[str, ...]:
@@ -242,6 +138,10 @@ def plan_fleet(config: SimulationConfig) -> FleetPlan:
     is_candidate[candidates] = True
     is_slow = np.zeros(n, dtype=bool)
     is_slow[slow] = True
+    switch_offset_ns = np.full(n, NEVER, dtype=np.int64)
+    for step, index in enumerate(candidates):
+        offset_s = config.rollout_offset_s + step * config.rollout_step
+        switch_offset_ns[index] = round(offset_s * 1e9)
     return FleetPlan(
         replica_ids=replica_ids,
         replica_shards=shard_ids,
@@ -249,6 +149,7 @@ def plan_fleet(config: SimulationConfig) -> FleetPlan:
         slow_replicas=tuple(replica_ids[i] for i in sorted(slow)),
         is_candidate=is_candidate,
         is_slow=is_slow,
+        switch_offset_ns=switch_offset_ns,
     )
 
 
@@ -290,8 +191,7 @@ def draw_traffic(
     ttft_fraction = rng.uniform(_TTFT_FRACTION_LOW, _TTFT_FRACTION_HIGH, size=count)
     error_draw = rng.random(count)
 
-    rollout_ns = start_ns + round(config.rollout_offset_s * 1e9)
-    on_candidate = plan.is_candidate[replica] & (end_ns >= rollout_ns)
+    on_candidate = end_ns - start_ns >= plan.switch_offset_ns[replica]
     duration_ms = config.median_ms * np.exp(config.latency_sigma * normal)
     in_tail = on_candidate & plan.is_slow[replica] & (tail_draw < config.tail_share)
     duration_ms = np.where(
