@@ -58,13 +58,15 @@ def build_parser() -> argparse.ArgumentParser:
     _with_topics(up)
     sub.add_parser("down", parents=[common], help="stop the local Kafka broker")
 
-    run = sub.add_parser("run", parents=[common], help="run the latency job")
+    run = sub.add_parser(
+        "run", parents=[common], help="run the stream job (latency and drift)"
+    )
     run.add_argument("--window-ms", type=int, default=10_000)
     run.add_argument("--grace-ms", type=int, default=2_000)
     run.add_argument("--idle-ms", type=int, default=30_000)
     run.add_argument("--checkpoint-ms", type=int, default=10_000)
     run.add_argument("--parallelism", type=int, default=1)
-    run.add_argument("--group-id", default="driftline-latency")
+    run.add_argument("--group-id", default="driftline-job")
     run.add_argument(
         "--bounded",
         action="store_true",
@@ -164,13 +166,16 @@ def cmd_down(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    from jobs import latency
-    from jobs.config import LatencyJobConfig
+    from jobs import pipeline
+    from jobs.config import JobConfig
 
     names = _topics(args.topic_suffix)
-    config = LatencyJobConfig(
+    config = JobConfig(
         bootstrap=resolve_bootstrap(settings),
         spans_topic=names["spans"],
+        features_topic=names["features"],
+        deployments_topic=names["deployments"],
+        profiles_topic=names["profiles"],
         signals_topic=names["signals"],
         rollbacks_topic=names["rollbacks"],
         deadletter_topic=names["deadletter"],
@@ -183,7 +188,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         group_id=args.group_id,
         kafka_properties=settings.kafka_properties,
     )
-    latency.run(config)
+    pipeline.run(config)
     return 0
 
 

@@ -41,14 +41,13 @@ def say(message: str) -> None:
 
 def run_demo(settings: Settings, *, window_ms: int, timeout_s: float, seed: int) -> int:
     """Run the demo; returns the process exit code (0 when a rollback arrived)."""
-    from sinks.loader import Loader
-    from sinks.queries import fleet_p99_by_version
-
     from infra.flink import connector_jars
     from infra.kafka import LocalKafka, create_topics
     from infra.topics import default_specs, topic_names
     from producers import TAIL_REGRESSION, SimulationConfig
     from producers import run as simulate
+    from sinks.loader import Loader
+    from sinks.queries import fleet_p99_by_version
 
     started = time.monotonic()
     suffix = f"demo{int(time.time())}"

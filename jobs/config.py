@@ -1,7 +1,7 @@
-"""Settings of the latency job, validated once before a graph is built.
+"""Settings of the driftline stream job, validated once before a graph is built.
 
 Units are part of every name. Kafka security settings (SASL, TLS) travel in
-``kafka_properties`` untouched and are never logged: `LatencyJobConfig.describe`
+``kafka_properties`` untouched and are never logged: `JobConfig.describe`
 prints everything else.
 """
 
@@ -12,24 +12,28 @@ from typing import Any
 
 from driftline.errors import ConfigError
 from infra import topics
-from jobs.guard import LatencyPolicy
+from jobs.guard import GuardPolicy
 
 
 @dataclass(frozen=True)
-class LatencyJobConfig:
-    """Everything the latency job graph depends on.
+class JobConfig:
+    """Everything the job graph depends on.
 
     Attributes:
         bootstrap: Kafka bootstrap servers.
-        window_ms: tumbling window size.
-        grace_ms: bounded out-of-orderness of the watermark; a span more than
-            this behind the newest span seen is late and goes to dead letters.
+        latency: run the latency branch (spans).
+        drift: run the drift branch (feature samples).
+        window_ms: tumbling window size, shared by both branches so the guard
+            sees one window of each.
+        grace_ms: bounded out-of-orderness of the watermark; a record more
+            than this behind the newest seen is late and goes to dead letters.
         idle_ms: a partition silent this long stops holding back the watermark.
-        bounded: read the spans that exist at start, then finish (backfill and
+        bounded: read what the topics hold at start, then finish (backfill and
             tests); otherwise run until cancelled.
-        checkpoint_ms: checkpoint interval; offsets are committed on checkpoints.
-        group_id: consumer group of the source; a fresh group starts at the
-            earliest offset, an existing one resumes from its commits.
+        checkpoint_ms: checkpoint interval; source offsets are committed on
+            checkpoints.
+        group_id: consumer group prefix of the sources; a fresh group starts
+            at the earliest offset, a known one resumes from its commits.
         kafka_properties: extra Kafka client properties (security settings),
             passed to every source and sink as ``properties.*``.
         sketch_k: KLL accuracy; the sketches' default when None.
@@ -37,19 +41,24 @@ class LatencyJobConfig:
 
     bootstrap: str
     spans_topic: str = topics.SPANS
+    features_topic: str = topics.FEATURES
     signals_topic: str = topics.SIGNALS
     rollbacks_topic: str = topics.ROLLBACKS
     deadletter_topic: str = topics.DEADLETTER
+    deployments_topic: str = topics.DEPLOYMENTS
+    profiles_topic: str = topics.PROFILES
+    latency: bool = True
+    drift: bool = True
     window_ms: int = 10_000
     grace_ms: int = 2_000
     idle_ms: int = 30_000
     bounded: bool = False
     checkpoint_ms: int = 10_000
     parallelism: int = 1
-    group_id: str = "driftline-latency"
+    group_id: str = "driftline-job"
     kafka_properties: dict[str, str] = field(default_factory=dict)
     sketch_k: int | None = None
-    policy: LatencyPolicy = field(default_factory=LatencyPolicy)
+    policy: GuardPolicy = field(default_factory=GuardPolicy)
 
     def __post_init__(self) -> None:
         if not self.bootstrap:
@@ -57,6 +66,8 @@ class LatencyJobConfig:
                 "no Kafka bootstrap address; pass --bootstrap or set "
                 "DRIFTLINE_KAFKA_BOOTSTRAP (driftline up prints one)."
             )
+        if not (self.latency or self.drift):
+            raise ConfigError("nothing to run: enable the latency or the drift branch")
         for name in ("window_ms", "checkpoint_ms", "parallelism"):
             if getattr(self, name) < 1:
                 raise ConfigError(

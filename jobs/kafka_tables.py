@@ -25,7 +25,7 @@ def _client_options(bootstrap: str, properties: Mapping[str, str]) -> dict[str, 
     return options
 
 
-def span_source_ddl(
+def routed_source_ddl(
     table: str,
     *,
     topic: str,
@@ -35,7 +35,7 @@ def span_source_ddl(
     bounded: bool,
     properties: Mapping[str, str],
 ) -> str:
-    """A source of raw span values with routing headers and an event-time
+    """A source of raw telemetry values with routing headers and an event-time
     watermark ``grace_ms`` behind the newest timestamp.
 
     A fresh consumer group starts at the earliest offset; a known one resumes
@@ -66,6 +66,45 @@ CREATE TEMPORARY TABLE {table} (
   src_partition INT METADATA FROM 'partition' VIRTUAL,
   src_offset BIGINT METADATA FROM 'offset' VIRTUAL,
   WATERMARK FOR event_ts AS event_ts - INTERVAL '{grace_s}' SECOND
+) WITH (
+  {_with(options)}
+)"""
+
+
+def control_source_ddl(
+    table: str,
+    *,
+    topic: str,
+    bootstrap: str,
+    group_id: str,
+    bounded: bool,
+    properties: Mapping[str, str],
+) -> str:
+    """A source of a compacted control topic (announcements, profiles).
+
+    It always reads from the earliest offset, since the topic holds the
+    current state; its watermark follows the Kafka timestamps so that, once
+    idle, it never holds back the telemetry windows it is joined with.
+    """
+    options = {
+        "connector": "kafka",
+        "topic": topic,
+        "properties.group.id": group_id,
+        "scan.startup.mode": "earliest-offset",
+        "key.format": "raw",
+        "key.fields": "record_key",
+        "value.format": "raw",
+        "value.fields-include": "EXCEPT_KEY",
+        **_client_options(bootstrap, properties),
+    }
+    if bounded:
+        options["scan.bounded.mode"] = "latest-offset"
+    return f"""
+CREATE TEMPORARY TABLE {table} (
+  record_key BYTES,
+  payload BYTES,
+  event_ts TIMESTAMP_LTZ(3) METADATA FROM 'timestamp',
+  WATERMARK FOR event_ts AS event_ts
 ) WITH (
   {_with(options)}
 )"""

@@ -7,7 +7,8 @@ import pytest
 
 from driftline.errors import ConfigError
 from jobs.fleet import ShardWindow, merge_fleet
-from jobs.guard import Guard, GuardState, LatencyPolicy, event_id
+from jobs.guard import Guard, GuardPolicy, GuardState, ModelWindow, event_id
+from jobs.latency_policy import LatencyPolicy
 from schemas import ROLLBACK, SIGNAL
 from sketches import NumericSketch
 
@@ -54,7 +55,13 @@ def window_rows(
         )
         for i in range(4)
     ]
-    return merge_fleet(rows)
+    return as_window(merge_fleet(rows))
+
+
+def as_window(fleet: dict) -> ModelWindow:
+    first = next(iter(fleet.values()), None)
+    start = first.window_start_ms if first else T0_MS
+    return ModelWindow("ranker", start, start + WINDOW_MS, latency=fleet)
 
 
 def run_windows(guard: Guard, state: GuardState, windows: list[dict]) -> list:
@@ -67,12 +74,14 @@ def test_a_healthy_candidate_never_triggers_a_rollback() -> None:
         Guard(), GuardState(), [window_rows(rng, w) for w in range(30)]
     )
     assert all(o.rollback is None for o in outcomes)
-    assert not any(s["latency"]["breach"] for o in outcomes for s in o.signals)
+    assert not any(
+        s["latency"]["breach"] for o in outcomes for s in o.signals if s["latency"]
+    )
 
 
 def test_a_slow_shard_rolls_back_after_the_configured_consecutive_windows() -> None:
     rng = np.random.default_rng(2)
-    guard = Guard(LatencyPolicy(breach_windows=3))
+    guard = Guard(GuardPolicy(breach_windows=3))
     state = GuardState()
     outcomes = run_windows(
         guard, state, [window_rows(rng, w, slow_shards=("s02",)) for w in range(5)]
@@ -95,7 +104,7 @@ def test_a_slow_shard_rolls_back_after_the_configured_consecutive_windows() -> N
 
 def test_windows_below_the_minimum_sample_count_neither_count_nor_reset() -> None:
     rng = np.random.default_rng(3)
-    guard = Guard(LatencyPolicy(breach_windows=2, min_samples=400))
+    guard = Guard(GuardPolicy(breach_windows=2, latency=LatencyPolicy(min_samples=400)))
     state = GuardState()
     windows = [
         window_rows(rng, 0, slow_shards=("s01",)),
@@ -108,7 +117,7 @@ def test_windows_below_the_minimum_sample_count_neither_count_nor_reset() -> Non
 
 def test_a_clear_window_resets_the_streak() -> None:
     rng = np.random.default_rng(4)
-    guard = Guard(LatencyPolicy(breach_windows=2))
+    guard = Guard(GuardPolicy(breach_windows=2))
     windows = [
         window_rows(rng, 0, slow_shards=("s01",)),
         window_rows(rng, 1),
@@ -120,7 +129,7 @@ def test_a_clear_window_resets_the_streak() -> None:
 
 def test_an_incident_yields_one_event_and_cooldown_holds_the_next_version() -> None:
     rng = np.random.default_rng(5)
-    guard = Guard(LatencyPolicy(breach_windows=2, cooldown_ms=10 * WINDOW_MS))
+    guard = Guard(GuardPolicy(breach_windows=2, cooldown_ms=10 * WINDOW_MS))
     state = GuardState()
     outcomes = run_windows(
         guard, state, [window_rows(rng, w, slow_shards=("s00",)) for w in range(6)]
@@ -130,10 +139,10 @@ def test_an_incident_yields_one_event_and_cooldown_holds_the_next_version() -> N
     # A third version going bad inside the cooldown is held back.
     rows = []
     for w in range(6, 9):
-        fleet = window_rows(rng, w, slow_shards=("s00",))
-        fleet["v3"] = fleet.pop("v2")
-        fleet["v3"].version = "v3"
-        rows.append(fleet)
+        window = window_rows(rng, w, slow_shards=("s00",))
+        window.latency["v3"] = window.latency.pop("v2")
+        window.latency["v3"].version = "v3"
+        rows.append(window)
     later = run_windows(guard, state, rows)
     assert all(o.rollback is None for o in later)
 
@@ -166,24 +175,25 @@ def test_the_baseline_is_the_version_with_the_most_traffic() -> None:
 def test_a_single_version_fleet_reports_without_comparing() -> None:
     rng = np.random.default_rng(8)
     fleet = merge_fleet([shard_window(rng, "v1", "s00", 0, 300)])
-    outcome = Guard().observe(GuardState(), fleet)
+    outcome = Guard().observe(GuardState(), as_window(fleet))
     assert outcome.rollback is None
-    assert [s["role"] for s in outcome.signals] == ["baseline", "baseline"]
-    assert outcome.signals[0]["latency"]["p99_ratio"] is None
+    latency = [s for s in outcome.signals if s["latency"]]
+    assert [s["role"] for s in latency] == ["baseline", "baseline"]
+    assert latency[0]["latency"]["p99_ratio"] is None
 
 
 def test_an_empty_window_produces_nothing() -> None:
-    assert Guard().observe(GuardState(), {}).signals == []
+    assert Guard().observe(GuardState(), as_window({})).signals == []
 
 
 @pytest.mark.parametrize(
-    "kwargs",
+    "make",
     [
-        {"clear_ratio": 2.0, "p99_ratio": 1.5},
-        {"shard_p99_ratio": 1.0},
-        {"breach_windows": 0},
+        lambda: LatencyPolicy(clear_ratio=2.0, p99_ratio=1.5),
+        lambda: LatencyPolicy(shard_p99_ratio=1.0),
+        lambda: GuardPolicy(breach_windows=0),
     ],
 )
-def test_inconsistent_policies_are_refused(kwargs: dict) -> None:
+def test_inconsistent_policies_are_refused(make) -> None:
     with pytest.raises(ConfigError):
-        LatencyPolicy(**kwargs)
+        make()
