@@ -20,7 +20,7 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from driftline.config import Settings, load_settings
+from driftline.config import Settings, load_settings, loader_topics
 from driftline.errors import ConfigError, DriftlineError
 
 log = logging.getLogger("driftline")
@@ -198,7 +198,7 @@ def cmd_sink(args: argparse.Namespace, settings: Settings) -> int:
     loader = Loader(
         resolve_bootstrap(settings),
         settings.clickhouse_dsn,
-        topics=_topics(args.topic_suffix),
+        topics=loader_topics(_topics(args.topic_suffix)),
         group_id=args.group_id,
         batch_rows=args.batch_rows,
         batch_ms=args.batch_ms,

@@ -100,3 +100,11 @@ def _read_file(path: Path) -> dict[str, Any]:
         return tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+
+
+LOADER_ROLES = ("signals", "rollbacks", "deadletter")
+
+
+def loader_topics(names: Mapping[str, str]) -> dict[str, str]:
+    """The topics of a role → name set that the loader consumes."""
+    return {role: names[role] for role in LOADER_ROLES}

@@ -23,7 +23,7 @@ from contextlib import ExitStack
 from typing import Any
 
 from driftline.alerts import follow_rollbacks, format_event
-from driftline.config import Settings
+from driftline.config import Settings, loader_topics
 from driftline.errors import ServiceError
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ def run_demo(settings: Settings, *, window_ms: int, timeout_s: float, seed: int)
         loader = Loader(
             bootstrap,
             settings.clickhouse_dsn,
-            topics=names,
+            topics=loader_topics(names),
             group_id=f"driftline-demo-loader-{suffix}",
             batch_ms=500,
             kafka_properties=settings.kafka_properties,
@@ -223,10 +223,10 @@ def _progress(
         if job.poll() is not None:
             say(f"the latency job exited with code {job.returncode}; see {job_log}")
             return
-        stats = loader.stats()
+        loaded = loader.counters.as_dict()["loaded"]
         say(
-            f"spans sent {sent['spans']}; signals loaded "
-            f"{stats.get('rows', {}).get('signals', 0) if isinstance(stats.get('rows'), dict) else stats}"
+            f"spans sent {sent['spans']}; rows loaded into ClickHouse: "
+            + (", ".join(f"{t} {n}" for t, n in sorted(loaded.items())) or "none yet")
         )
 
 

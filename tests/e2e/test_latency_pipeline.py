@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from confluent_kafka import Consumer, KafkaError, Producer
 
+from driftline.config import loader_topics
 from jobs import pipeline
 from jobs.config import JobConfig
 from producers import SimulationConfig, SimulationReport
@@ -139,7 +140,7 @@ def run_pipeline(
     loader = Loader(
         bootstrap,
         f"chdb://{store}",
-        topics=topics,
+        topics=loader_topics(topics),
         group_id=f"test-loader-{uuid.uuid4().hex[:8]}",
         batch_ms=200,
     )
