@@ -38,10 +38,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 PREDICTION = "prediction"
 PREDICTION_INPUTS = ("f00", "f01", "f02", "f05")
@@ -271,6 +273,8 @@ def reference_frame(config_or_seed: _Seeded | int, n_rows: int) -> pd.DataFrame:
     Raises:
         ValueError: ``n_rows`` is negative.
     """
+    import pandas as pd  # only here: serving replicas need no pandas
+
     if n_rows < 0:
         raise ValueError(f"n_rows must not be negative, got {n_rows!r}")
     if isinstance(config_or_seed, int):

@@ -1,13 +1,14 @@
 """A seeded fleet simulator that emits real OpenTelemetry spans.
 
-`run` drives the virtual replicas of a `SimulationConfig` (layout, latency
-model and scenarios in `producers.fleet`) through the same path a serving
-replica uses: each virtual replica has its own ``TracerProvider`` whose
-``Resource`` carries ``service.instance.id``, ``driftline.shard``,
-``driftline.model`` and ``driftline.model.version``; a candidate replica gets
-a second provider with the candidate version at the rollout, as a restarted
-replica would. All providers share ONE ``BatchSpanProcessor`` and ONE
-exporter, so a 400-replica fleet costs one export thread, not 400.
+`run` drives the virtual replicas of a `SimulationConfig` (layout and latency
+model in `producers.fleet`, tracers in `producers.span_stream`) through the
+same path a serving replica uses: each virtual replica has its own
+``TracerProvider`` whose ``Resource`` carries ``service.instance.id``,
+``driftline.shard``, ``driftline.model`` and ``driftline.model.version``; a
+candidate replica gets a second provider with the candidate version at the
+rollout, as a restarted replica would. All providers share ONE
+``BatchSpanProcessor`` and ONE exporter, so a 400-replica fleet costs one
+export thread, not 400.
 
 Spans carry explicit start and end times from the simulated clock, so their
 event times do not depend on how fast the machine is. Trace and span ids come
@@ -26,51 +27,46 @@ Two paces:
   room in the producer's buffer, so a backfill loses no spans to its own
   speed.
 
+With feature samples (``features=True`` or a feature scenario), each virtual
+replica also logs its requests' features through a
+`producers.features.FeatureLogger` on one shared producer, in step with its
+spans on the simulated clock, at ``feature_rate_per_s``
+(`producers.side_streams`); ``announce=True`` announces the rollout on the
+deployments topic when the simulated clock reaches it. The scenarios, with
+what each should and should not trigger, are tabled in `producers.scenarios`.
+
 `run` never raises for a slow or absent broker: losses are counted in the
-report (``spans_dropped``) and by the exporter.
+report (``spans_dropped``, ``feature_samples_dropped``) and by the exporter.
 """
 
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from confluent_kafka import Producer
 from opentelemetry.sdk.trace.export import (
     BatchSpanProcessor,
     SpanExporter,
-    SpanExportResult,
 )
-from opentelemetry.sdk.trace.id_generator import IdGenerator
-from opentelemetry.sdk.trace.sampling import ALWAYS_ON
-from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 
+from producers.deployments import DEFAULT_TOPIC as DEPLOYMENTS_TOPIC
 from producers.exporter import DEFAULT_TOPIC, KafkaSpanExporter
+from producers.features import DEFAULT_TOPIC as FEATURES_TOPIC
 from producers.fleet import (
-    FleetPlan,
     SimulationConfig,
-    Traffic,
     draw_traffic,
     plan_fleet,
 )
-from producers.mapping import (
-    ATTR_GENAI_TTFT_S,
-    ATTR_MODEL,
-    ATTR_REPLICA,
-    ATTR_SHARD,
-    ATTR_VERSION,
-)
+from producers.side_streams import SideStreams
+from producers.span_stream import CountingExporter, emit_spans, tracers
 
 logger = logging.getLogger(__name__)
-
-SPAN_NAME = "predict"
 
 _BACKFILL_CHUNK = 4096
 _REALTIME_TICK_S = 0.05
@@ -104,6 +100,17 @@ class SimulationReport:
         slow_shards: shards holding a slow replica.
         stopped: True when ``stop_event`` ended the run early.
         elapsed_s: wall-clock seconds the run took.
+        planted_features: features whose candidate distribution differs
+            from the baseline's (empty outside the drift scenarios).
+        feature_samples_sent: feature samples handed to the loggers.
+        feature_samples_dropped: of those, lost before the producer's queue.
+        feature_samples_failed: queued samples whose delivery failed.
+        feature_samples_per_version: feature samples sent per version.
+        rollout_ms_by_replica: when each candidate replica switches (or
+            would have, had the run lasted), epoch ms.
+        target_replicas: replicas the rollout targets (the announcement's
+            ``target_replicas``).
+        announcement: the ``Deployment`` record announced, or None.
     """
 
     scenario: str
@@ -122,115 +129,19 @@ class SimulationReport:
     slow_shards: tuple[str, ...]
     stopped: bool
     elapsed_s: float
+    planted_features: tuple[str, ...] = ()
+    feature_samples_sent: int = 0
+    feature_samples_dropped: int = 0
+    feature_samples_failed: int = 0
+    feature_samples_per_version: dict[str, int] = field(default_factory=dict)
+    rollout_ms_by_replica: dict[str, int] = field(default_factory=dict)
+    target_replicas: int = 0
+    announcement: dict[str, Any] | None = None
 
     @property
     def spans_per_s(self) -> float:
         """Spans sent per wall-clock second."""
         return self.spans_sent / self.elapsed_s if self.elapsed_s > 0 else 0.0
-
-
-class _SeededIds(IdGenerator):
-    """Trace and span ids from a seeded generator, never zero."""
-
-    def __init__(self, seed: int) -> None:
-        self._random = random.Random(seed)
-
-    def generate_span_id(self) -> int:
-        return self._random.getrandbits(64) or 1
-
-    def generate_trace_id(self) -> int:
-        return self._random.getrandbits(128) or 1
-
-
-class _CountingExporter(SpanExporter):
-    """Counts what the processor hands to an exporter that does not count."""
-
-    def __init__(self, inner: SpanExporter) -> None:
-        self.inner = inner
-        self.offered = 0
-        self.failed = 0
-
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        self.offered += len(spans)
-        try:
-            result = self.inner.export(spans)
-        except Exception:
-            logger.exception("span exporter raised; batch of %d lost", len(spans))
-            result = SpanExportResult.FAILURE
-        if result is not SpanExportResult.SUCCESS:
-            self.failed += len(spans)
-        return result
-
-    def force_flush(self, timeout_millis: int = _FLUSH_TIMEOUT_MS) -> bool:
-        return self.inner.force_flush(timeout_millis)
-
-    def shutdown(self) -> None:
-        # The caller owns the exporter it passed in; it shuts it down.
-        return None
-
-
-def _tracers(
-    config: SimulationConfig,
-    plan: FleetPlan,
-    processor: BatchSpanProcessor,
-) -> tuple[list[Tracer], list[Tracer]]:
-    """One tracer per replica before the rollout and one after."""
-    ids = _SeededIds(config.seed)
-
-    def tracer(index: int, version: str) -> Tracer:
-        resource = Resource.create(
-            {
-                "service.name": f"{config.model}-serving",
-                ATTR_REPLICA: plan.replica_ids[index],
-                ATTR_SHARD: plan.replica_shards[index],
-                ATTR_MODEL: config.model,
-                ATTR_VERSION: version,
-            }
-        )
-        provider = TracerProvider(
-            sampler=ALWAYS_ON,
-            resource=resource,
-            shutdown_on_exit=False,
-            id_generator=ids,
-        )
-        provider.add_span_processor(processor)
-        return provider.get_tracer("driftline.simulator")
-
-    before = [tracer(i, config.baseline_version) for i in range(config.replicas)]
-    after = [
-        tracer(i, config.candidate_version) if plan.is_candidate[i] else before[i]
-        for i in range(config.replicas)
-    ]
-    return before, after
-
-
-def _emit(
-    traffic: Traffic, before: list[Tracer], after: list[Tracer]
-) -> tuple[int, int]:
-    """Create and end one chunk of spans; returns (baseline, candidate) counts."""
-    error = Status(StatusCode.ERROR)
-    end_ns = traffic.end_ns.tolist()
-    duration_ns = traffic.duration_ns.tolist()
-    ttft_s = traffic.ttft_s.tolist()
-    replica = traffic.replica.tolist()
-    on_candidate = traffic.on_candidate.tolist()
-    is_error = traffic.is_error.tolist()
-    server = SpanKind.SERVER
-    for k in range(len(end_ns)):
-        tracers = after if on_candidate[k] else before
-        span = tracers[replica[k]].start_span(
-            SPAN_NAME,
-            kind=server,
-            attributes={ATTR_GENAI_TTFT_S: ttft_s[k]},
-            start_time=end_ns[k] - duration_ns[k],
-            record_exception=False,
-            set_status_on_exception=False,
-        )
-        if is_error[k]:
-            span.set_status(error)
-        span.end(end_time=end_ns[k])
-    candidate = int(traffic.on_candidate.sum())
-    return len(end_ns) - candidate, candidate
 
 
 def run(
@@ -242,6 +153,10 @@ def run(
     progress: ProgressCallback | None = None,
     producer_config: dict[str, Any] | None = None,
     flush_timeout_s: float = 30.0,
+    feature_topic: str = FEATURES_TOPIC,
+    deployment_topic: str = DEPLOYMENTS_TOPIC,
+    bootstrap_servers: str | None = None,
+    feature_producer: Producer | None = None,
 ) -> SimulationReport:
     """Simulate the fleet of ``config`` and send its spans.
 
@@ -259,13 +174,22 @@ def run(
             and, in a backfill, for room in its buffer. A backfill that once
             waits this long in vain stops waiting (the broker is not
             draining) and lets the exporter drop and count instead.
+        feature_topic: the feature topic, when the config emits features.
+        deployment_topic: the deployments topic, when it announces.
+        bootstrap_servers: Kafka for feature samples and the announcement
+            when ``target`` is an exporter; a bootstrap ``target`` serves
+            both otherwise.
+        feature_producer: a producer the caller owns for feature samples,
+            instead of one built from the bootstrap servers (it is flushed,
+            not purged).
 
     Returns:
-        Counts of what was sent, and the fleet plan's candidate and slow
-        replicas.
+        Counts of what was sent, the fleet plan's candidate and slow
+        replicas, and what the scenario planted.
 
     Raises:
-        ConfigError: ``topic`` or ``producer_config`` is unusable.
+        ConfigError: ``topic`` or ``producer_config`` is unusable, or the
+            config sends features or announces and no Kafka is named.
     """
     plan = plan_fleet(config)
     start_ms = (
@@ -283,9 +207,20 @@ def run(
     )
     kafka = exporter if isinstance(exporter, KafkaSpanExporter) else None
     # The wrapper also keeps the processor's shutdown off the caller's exporter.
-    counting = _CountingExporter(exporter)
+    counting = CountingExporter(exporter)
     before_stats = kafka.stats() if kafka is not None else None
 
+    side = SideStreams(
+        config,
+        plan,
+        start_ms,
+        bootstrap_servers=target if isinstance(target, str) else bootstrap_servers,
+        feature_topic=feature_topic,
+        deployment_topic=deployment_topic,
+        feature_producer=feature_producer,
+        producer_config=producer_config,
+        flush_timeout_s=flush_timeout_s,
+    )
     chunk = (
         max(1, min(_BACKFILL_CHUNK, round(config.rate_per_s * _REALTIME_TICK_S)))
         if config.realtime
@@ -297,7 +232,7 @@ def run(
         schedule_delay_millis=200,
         max_export_batch_size=min(_BACKFILL_CHUNK, max(chunk, 512)),
     )
-    before, after = _tracers(config, plan, processor)
+    before, after = tracers(config, plan, processor)
     rng = np.random.default_rng([config.seed, 2])
     logger.info(
         "simulation started scenario=%s replicas=%d shards=%d rate_per_s=%g "
@@ -332,7 +267,8 @@ def run(
                 elif delay_s > 0:
                     time.sleep(delay_s)
             traffic = draw_traffic(config, plan, rng, sent, count, start_ns)
-            n_base, n_cand = _emit(traffic, before, after)
+            side.before_chunk(int(traffic.end_ns[-1]) - start_ns)
+            n_base, n_cand = emit_spans(traffic, before, after)
             baseline_spans += n_base
             candidate_spans += n_cand
             sent += count
@@ -349,9 +285,11 @@ def run(
                             kafka.buffered,
                             flush_timeout_s,
                         )
+            side.after_chunk(sent)
             if progress is not None:
                 progress(sent, total)
     finally:
+        side.finish(stopped)
         processor.shutdown()  # exports what is queued; leaves the exporter up
         if owned:
             assert kafka is not None
@@ -366,6 +304,7 @@ def run(
         failed = after_stats["failed"] - before_stats["failed"]
     else:
         exported = counting.offered - counting.failed
+    feature_stats = side.stats()
     last_end_ms = (
         start_ms + int((sent - 1) * 1000 // config.rate_per_s) if sent else start_ms
     )
@@ -389,14 +328,24 @@ def run(
         slow_shards=plan.slow_shards,
         stopped=stopped,
         elapsed_s=time.monotonic() - wall_start_s,
+        planted_features=config.planted_features,
+        feature_samples_sent=side.emitted,
+        feature_samples_dropped=feature_stats["dropped"],
+        feature_samples_failed=feature_stats["failed"],
+        feature_samples_per_version=side.per_version(),
+        rollout_ms_by_replica=plan.rollout_ms(start_ms),
+        target_replicas=config.target_replicas,
+        announcement=side.announcement,
     )
     logger.info(
         "simulation finished scenario=%s sent=%d exported=%d dropped=%d "
-        "elapsed_s=%.2f stopped=%s",
+        "feature_samples=%d feature_dropped=%d elapsed_s=%.2f stopped=%s",
         report.scenario,
         report.spans_sent,
         report.spans_exported,
         report.spans_dropped,
+        report.feature_samples_sent,
+        report.feature_samples_dropped,
         report.elapsed_s,
         report.stopped,
     )
