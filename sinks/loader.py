@@ -164,6 +164,7 @@ class Loader:
             ServiceError: the store cannot be opened (see `open_store`).
         """
         if self._store is None:
+            opening = time.monotonic()
             client = open_store(
                 self.dsn, settings=self._store_settings, **self._store_security
             )
@@ -173,6 +174,7 @@ class Loader:
                 client.close()
                 raise
             self._store = client
+            logger.debug("store opened in %.2f s", time.monotonic() - opening)
         return self._store
 
     def run(self, stop_event: threading.Event) -> None:
@@ -289,6 +291,7 @@ class Loader:
         def on_assign(consumer: Consumer, partitions: list[TopicPartition]) -> None:
             self._assignment = list(partitions)
             self.counters.touch()
+            logger.debug("assigned partitions=%d", len(partitions))
 
         def on_revoke(consumer: Consumer, partitions: list[TopicPartition]) -> None:
             self._assignment = []

@@ -19,7 +19,7 @@ from sinks.bench import produce, synthetic_signals
 from sinks.loader import UNDECODABLE, UNDECODABLE_DEAD_LETTER, Loader
 from tests.sinks.conftest import committed_offsets, read_topic, release
 
-IDLE_S = 1.5
+IDLE_S = 1.0
 
 
 class Crash(BaseException):
