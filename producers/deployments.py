@@ -31,6 +31,7 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException, Producer
 
 from driftline.errors import ConfigError, ServiceError
+from producers.nonblocking import LIBRDKAFKA_LOGGER
 from schemas import DEPLOYMENT
 
 logger = logging.getLogger(__name__)
@@ -41,6 +42,10 @@ MODES = ("canary", "rollout", "shadow")
 # An announcement must be durable once acknowledged; a caller's
 # producer_config may still override these.
 _PRODUCER_DEFAULTS: dict[str, Any] = {"acks": "all", "enable.idempotence": True}
+
+
+def _on_client_error(err: KafkaError) -> None:
+    logger.debug("kafka producer error while announcing: %s", err)
 
 
 class AnnouncementError(ServiceError):
@@ -121,6 +126,9 @@ def announce(
     config.update(producer_config or {})
     config["bootstrap.servers"] = bootstrap
     config["message.timeout.ms"] = max(1, round(timeout_s * 1000))
+    config.setdefault("logger", LIBRDKAFKA_LOGGER)
+    # Connection failures surface as the delivery error below.
+    config.setdefault("error_cb", _on_client_error)
     try:
         producer = Producer(config)
     except KafkaException as exc:
@@ -142,6 +150,8 @@ def announce(
     if remaining:
         producer.purge(in_queue=True, in_flight=True)
         producer.flush(0)
+    timed_out = [e for e in errors if e.code() == KafkaError._MSG_TIMED_OUT]
+    if remaining or timed_out:
         raise AnnouncementError(
             f"the broker at {bootstrap!r} did not acknowledge the rollout of "
             f"{model!r} {version!r} on topic {topic!r} within {timeout_s:g} s"
