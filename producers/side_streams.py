@@ -4,7 +4,8 @@ announcement.
 `FeatureFleet` gives every virtual replica a `producers.features.FeatureLogger`
 (a second one, for the candidate version, on a candidate replica: the
 baseline logs mode ``primary``, the candidate ``canary``), all sharing one
-confluent producer, so a 400-replica fleet costs one producer.
+confluent producer, so a 400-replica fleet costs one producer. Sample ``i``
+of a run has the id ``<model>-<seed>-<i>``.
 
 `SideStreams` keeps them in step with the spans: `producers.simulator.run`
 calls `SideStreams.before_chunk` before it emits a chunk of spans (the

@@ -8,12 +8,15 @@ the run that sends them through a real broker is in
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from itertools import pairwise
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from scipy import stats
 
 from driftline.errors import ConfigError
@@ -28,6 +31,7 @@ from producers import (
     feature_frame,
     plan_fleet,
     reference_frame,
+    run,
 )
 from producers.feature_model import feature_model
 from producers.feature_stream import FeatureSource
@@ -201,6 +205,49 @@ def test_a_sample_does_not_depend_on_the_ranges_a_run_asks_for() -> None:
     np.testing.assert_array_equal(
         np.concatenate([p.replica for p in parts]), whole.replica
     )
+
+
+class RecordingProducer:
+    """Keeps produced values in memory. Only for checking what the simulator
+    draws; delivery through a real broker is tested elsewhere."""
+
+    def __init__(self) -> None:
+        self.values: list[bytes] = []
+
+    def produce(self, topic: str, value: bytes, **kwargs: Any) -> None:
+        self.values.append(value)
+
+    def poll(self, timeout: float = 0) -> int:
+        return 0
+
+    def flush(self, timeout: float = 0) -> int:
+        return 0
+
+    def __len__(self) -> int:
+        return 0
+
+
+class NoSpans(SpanExporter):
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return SpanExportResult.SUCCESS
+
+
+def test_a_realtime_run_draws_the_same_samples_as_a_backfill() -> None:
+    paced = config(
+        GRADUAL_DRIFT,
+        rate_per_s=200.0,
+        feature_rate_per_s=1_000.0,
+        duration_s=0.5,
+        realtime=True,
+    )
+    recorded = {True: RecordingProducer(), False: RecordingProducer()}
+
+    for realtime, producer in recorded.items():
+        cfg = SimulationConfig(**{**paced.__dict__, "realtime": realtime})
+        run(cfg, NoSpans(), feature_producer=producer)  # type: ignore[arg-type]
+
+    assert len(recorded[True].values) == 500
+    assert recorded[True].values == recorded[False].values
 
 
 def test_the_feature_rate_sets_the_sample_count_and_the_clock() -> None:
