@@ -341,7 +341,9 @@ class FeatureLogger:
             self._producer.purge(in_queue=True, in_flight=True)
             self._producer.flush(0)
         self._warn(force=True)
-        logger.info(
+        # A shared producer's loggers come by the hundred (the simulator).
+        logger.log(
+            logging.INFO if self._owns_producer else logging.DEBUG,
             "feature logger closed topic=%s replica=%s sampled=%d skipped_by_rate=%d "
             "dropped=%d failed=%d",
             self.topic,
