@@ -102,7 +102,7 @@ def _read_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
 
 
-LOADER_ROLES = ("signals", "rollbacks", "deadletter")
+LOADER_ROLES = ("signals", "rollbacks", "deadletter", "profiles")
 
 
 def loader_topics(names: Mapping[str, str]) -> dict[str, str]:

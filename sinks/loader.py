@@ -1,4 +1,4 @@
-"""The loader: Kafka signals, rollback events and dead letters into ClickHouse.
+"""The loader: signals, rollbacks, dead letters and profiles into ClickHouse.
 
 Sink contract:
 
@@ -16,8 +16,13 @@ Sink contract:
   dead-letter topic itself that does not decode is stored raw in
   ``dead_letters`` with reason ``undecodable-dead-letter`` instead of being
   sent round again.
-- Signals of kinds other than ``latency.*`` have no table yet; they are
-  counted as skipped and committed.
+- Every signal kind has a table: ``latency.shard`` and ``latency.fleet`` go to
+  ``latency_windows``, ``drift.fleet`` to ``drift_results`` and
+  ``fleet.version`` to ``fleet_versions``. A signal of another kind, or one
+  whose kind lacks its stats record, is counted as skipped and committed.
+- Reference profiles from the compacted profiles topic go to
+  ``reference_profiles``; a tombstone (a deleted profile, null value) is
+  counted as skipped — the store keeps the profile for the record.
 
 The embedded store admits one process, so the loader also serves queries in
 that process: `Loader.store` is its client.
@@ -45,12 +50,15 @@ from confluent_kafka import (
 
 from driftline.errors import ConfigError, DriftlineError, SchemaError, ServiceError
 from infra.topics import DEADLETTER as DEADLETTER_TOPIC
-from infra.topics import ROLLBACKS, SIGNALS
-from schemas import DEADLETTER, ROLLBACK, SIGNAL
+from infra.topics import PROFILES, ROLLBACKS, SIGNALS
+from schemas import DEADLETTER, PROFILE, ROLLBACK, SIGNAL
 from sinks import rows
 from sinks.schema import (
     DEAD_LETTERS,
+    DRIFT_RESULTS,
+    FLEET_VERSIONS,
     LATENCY_WINDOWS,
+    REFERENCE_PROFILES,
     ROLLBACK_EVENTS,
     Retention,
     apply_schema,
@@ -64,6 +72,7 @@ DEFAULT_TOPICS: dict[str, str] = {
     "signals": SIGNALS,
     "rollbacks": ROLLBACKS,
     "deadletter": DEADLETTER_TOPIC,
+    "profiles": PROFILES,
 }
 """Role → topic the loader reads by default."""
 
@@ -72,6 +81,16 @@ UNDECODABLE = "undecodable"
 UNDECODABLE_DEAD_LETTER = "undecodable-dead-letter"
 
 _POLL_MAX = 1000  # messages per consume() call
+
+# table -> the function that turns a batch's decoded records into its rows
+_TABLE_ROWS: dict[str, Callable[[list[dict[str, Any]], datetime], pa.Table]] = {
+    LATENCY_WINDOWS: rows.latency_table,
+    DRIFT_RESULTS: rows.drift_table,
+    FLEET_VERSIONS: rows.fleet_version_table,
+    ROLLBACK_EVENTS: rows.rollback_table,
+    DEAD_LETTERS: rows.dead_letter_table,
+    REFERENCE_PROFILES: rows.profile_table,
+}
 _DEAD_LETTER_TIMEOUT_S = 10.0
 
 
@@ -82,8 +101,9 @@ class Loader:
         bootstrap: Kafka ``host:port[,...]``.
         dsn: Store DSN, ``chdb://<dir>`` or ``http(s)://...`` (see
             `sinks.store.open_store`).
-        topics: Role → topic name for ``signals``, ``rollbacks`` and
-            ``deadletter``; roles left out keep `DEFAULT_TOPICS`.
+        topics: Role → topic name for ``signals``, ``rollbacks``,
+            ``deadletter`` and ``profiles``; roles left out keep
+            `DEFAULT_TOPICS`.
         group_id: Consumer group; its committed offsets are the loader's
             progress.
         batch_rows: Flush once this many records are buffered.
@@ -317,18 +337,13 @@ class Loader:
         """Decode, insert and commit one batch; see the module's sink contract."""
         flush_began = time.monotonic()
         loaded_at = datetime.now(UTC)
-        decoded: dict[str, list[dict[str, Any]]] = {
-            LATENCY_WINDOWS: [],
-            ROLLBACK_EVENTS: [],
-            DEAD_LETTERS: [],
-        }
+        decoded: dict[str, list[dict[str, Any]]] = {name: [] for name in _TABLE_ROWS}
         letters: list[dict[str, Any]] = []
         for msg in batch:
             self._decode_into(msg, decoded, letters)
         tables = {
-            LATENCY_WINDOWS: rows.latency_table(decoded[LATENCY_WINDOWS], loaded_at),
-            ROLLBACK_EVENTS: rows.rollback_table(decoded[ROLLBACK_EVENTS], loaded_at),
-            DEAD_LETTERS: rows.dead_letter_table(decoded[DEAD_LETTERS], loaded_at),
+            name: to_table(decoded[name], loaded_at)
+            for name, to_table in _TABLE_ROWS.items()
         }
         dead_lettered = len(letters)
         pending = {name: t for name, t in tables.items() if t.num_rows}
@@ -378,12 +393,18 @@ class Loader:
         try:
             if role == "signals":
                 record = SIGNAL.decode(value)
-                if rows.is_latency_signal(record):
-                    decoded[LATENCY_WINDOWS].append(record)
-                else:
+                table = _signal_table(record)
+                if table is None:
                     self.counters.skipped += 1
+                else:
+                    decoded[table].append(record)
             elif role == "rollbacks":
                 decoded[ROLLBACK_EVENTS].append(ROLLBACK.decode(value))
+            elif role == "profiles":
+                if msg.value() is None:
+                    self.counters.skipped += 1  # a tombstone: profile deleted
+                else:
+                    decoded[REFERENCE_PROFILES].append(PROFILE.decode(value))
             else:
                 decoded[DEAD_LETTERS].append(DEADLETTER.decode(value))
         except SchemaError as exc:
@@ -491,3 +512,14 @@ class Loader:
             logger.warning(
                 "offset commit failed offsets=%d error=%s", len(offsets), exc
             )
+
+
+def _signal_table(record: Mapping[str, Any]) -> str | None:
+    """Return the table a decoded signal belongs in, or None to skip it."""
+    if rows.is_latency_signal(record):
+        return LATENCY_WINDOWS
+    if rows.is_drift_signal(record):
+        return DRIFT_RESULTS
+    if rows.is_fleet_version_signal(record):
+        return FLEET_VERSIONS
+    return None

@@ -70,6 +70,7 @@ ROLLBACK_SCHEMA = pa.schema(
         ("evidence.baseline_value", pa.list_(pa.float64())),
         ("evidence.threshold", pa.list_(pa.float64())),
         ("evidence.n", pa.list_(pa.uint64())),
+        ("evidence.p_value", pa.list_(pa.float64())),
         ("loaded_at", _TIME),
     ]
 )
@@ -90,9 +91,91 @@ DEAD_LETTER_SCHEMA = pa.schema(
 )
 
 
+DRIFT_SCHEMA = pa.schema(
+    [
+        ("window_start", _TIME),
+        ("window_end", _TIME),
+        ("model", pa.string()),
+        ("version", pa.string()),
+        ("feature", pa.string()),
+        ("feature_kind", pa.string()),
+        ("comparison", pa.string()),
+        ("reference_version", pa.string()),
+        ("role", pa.string()),
+        ("baseline_version", pa.string()),
+        ("method", pa.string()),
+        ("statistic", pa.float64()),
+        ("critical_value", pa.float64()),
+        ("p_value", pa.float64()),
+        ("psi", pa.float64()),
+        ("n_reference", pa.uint64()),
+        ("n_current", pa.uint64()),
+        ("sketch_error", pa.float64()),
+        ("missing_rate", pa.float64()),
+        ("drifted", pa.uint8()),
+        ("drifted_corrected", pa.uint8()),
+        ("signal_id", pa.string()),
+        ("loaded_at", _TIME),
+    ]
+)
+
+FLEET_VERSION_SCHEMA = pa.schema(
+    [
+        ("window_start", _TIME),
+        ("window_end", _TIME),
+        ("model", pa.string()),
+        ("version", pa.string()),
+        ("role", pa.string()),
+        ("baseline_version", pa.string()),
+        ("replicas", pa.uint32()),
+        ("samples", pa.uint64()),
+        ("traffic_share", pa.float64()),
+        ("announced", pa.uint8()),
+        ("target_replicas", pa.uint32()),
+        ("stalled", pa.uint8()),
+        ("split_ms", pa.int64()),
+        ("split_too_long", pa.uint8()),
+        ("converged", pa.uint8()),
+        ("signal_id", pa.string()),
+        ("loaded_at", _TIME),
+    ]
+)
+
+PROFILE_SCHEMA = pa.schema(
+    [
+        ("model", pa.string()),
+        ("version", pa.string()),
+        ("profile_id", pa.string()),
+        ("created", _TIME),
+        ("source", pa.string()),
+        ("n", pa.uint64()),
+        ("features", pa.list_(pa.string())),
+        ("numeric", pa.map_(pa.string(), pa.binary())),
+        ("categorical", pa.map_(pa.string(), pa.binary())),
+        ("loaded_at", _TIME),
+    ]
+)
+
+LATENCY_KINDS = ("latency.shard", "latency.fleet")
+DRIFT_KIND = "drift.fleet"
+FLEET_VERSION_KIND = "fleet.version"
+
+
 def is_latency_signal(record: Mapping[str, Any]) -> bool:
     """Return True for the signals ``latency_windows`` stores."""
     return str(record.get("kind", "")).startswith("latency.")
+
+
+def is_drift_signal(record: Mapping[str, Any]) -> bool:
+    """Return True for the signals ``drift_results`` stores (drift stats set)."""
+    return record.get("kind") == DRIFT_KIND and record.get("drift") is not None
+
+
+def is_fleet_version_signal(record: Mapping[str, Any]) -> bool:
+    """Return True for the signals ``fleet_versions`` stores (rollout set)."""
+    return (
+        record.get("kind") == FLEET_VERSION_KIND and record.get("rollout") is not None
+    )
 
 
 def latency_table(
@@ -133,7 +216,8 @@ def rollback_table(
 ) -> pa.Table:
     """Return one ``rollback_events`` row per event, evidence as Nested arrays.
 
-    Null evidence shards and features become ``''``.
+    Null evidence shards and features become ``''``; a null p-value (latency
+    evidence) stays NULL.
     """
     columns: dict[str, list[Any]] = {
         name: [e[name] for e in events]
@@ -165,6 +249,9 @@ def rollback_table(
         columns[f"evidence.{name}"] = [
             [item.get(name) or "" for item in ev] for ev in evidence
         ]
+    columns["evidence.p_value"] = [
+        [item.get("p_value") for item in ev] for ev in evidence
+    ]
     columns["loaded_at"] = [loaded_at] * len(events)
     return pa.Table.from_pydict(columns, schema=ROLLBACK_SCHEMA)
 
@@ -192,3 +279,93 @@ def dead_letter_table(
     columns["record_time"] = [d["record_timestamp_ms"] for d in letters]
     columns["loaded_at"] = [loaded_at] * len(letters)
     return pa.Table.from_pydict(columns, schema=DEAD_LETTER_SCHEMA)
+
+
+def drift_table(signals: Sequence[Mapping[str, Any]], loaded_at: datetime) -> pa.Table:
+    """Return one ``drift_results`` row per drift.fleet signal.
+
+    Every signal must carry its ``drift`` record (see `is_drift_signal`); a
+    null psi stays NULL and a null baseline version becomes ``''``.
+    """
+    stats = [s["drift"] for s in signals]
+    columns: dict[str, list[Any]] = {
+        "window_start": [s["window_start_ms"] for s in signals],
+        "window_end": [s["window_end_ms"] for s in signals],
+        "model": [s["model"] for s in signals],
+        "version": [s["version"] for s in signals],
+        "role": [s["role"] for s in signals],
+        "baseline_version": [s.get("baseline_version") or "" for s in signals],
+    }
+    for name in (
+        "feature",
+        "feature_kind",
+        "comparison",
+        "reference_version",
+        "method",
+        "statistic",
+        "critical_value",
+        "p_value",
+        "n_reference",
+        "n_current",
+        "sketch_error",
+        "missing_rate",
+    ):
+        columns[name] = [st[name] for st in stats]
+    columns["psi"] = [st.get("psi") for st in stats]
+    columns["drifted"] = [1 if st["drifted"] else 0 for st in stats]
+    columns["drifted_corrected"] = [1 if st["drifted_corrected"] else 0 for st in stats]
+    columns["signal_id"] = [s["signal_id"] for s in signals]
+    columns["loaded_at"] = [loaded_at] * len(signals)
+    return pa.Table.from_pydict(columns, schema=DRIFT_SCHEMA)
+
+
+def fleet_version_table(
+    signals: Sequence[Mapping[str, Any]], loaded_at: datetime
+) -> pa.Table:
+    """Return one ``fleet_versions`` row per fleet.version signal.
+
+    Every signal must carry its ``rollout`` record (see
+    `is_fleet_version_signal`); ``samples`` is the signal's ``n`` and
+    ``replicas`` the rollout's replica count.
+    """
+    stats = [s["rollout"] for s in signals]
+    columns: dict[str, list[Any]] = {
+        "window_start": [s["window_start_ms"] for s in signals],
+        "window_end": [s["window_end_ms"] for s in signals],
+        "model": [s["model"] for s in signals],
+        "version": [s["version"] for s in signals],
+        "role": [s["role"] for s in signals],
+        "baseline_version": [s.get("baseline_version") or "" for s in signals],
+        "replicas": [st["replicas"] for st in stats],
+        "samples": [s["n"] for s in signals],
+        "traffic_share": [st["traffic_share"] for st in stats],
+        "target_replicas": [st.get("target_replicas") for st in stats],
+        "split_ms": [st.get("split_ms", 0) for st in stats],
+    }
+    for name in ("announced", "stalled", "split_too_long", "converged"):
+        columns[name] = [1 if st.get(name) else 0 for st in stats]
+    columns["signal_id"] = [s["signal_id"] for s in signals]
+    columns["loaded_at"] = [loaded_at] * len(signals)
+    return pa.Table.from_pydict(columns, schema=FLEET_VERSION_SCHEMA)
+
+
+def profile_table(
+    profiles: Sequence[Mapping[str, Any]], loaded_at: datetime
+) -> pa.Table:
+    """Return one ``reference_profiles`` row per ReferenceProfile record.
+
+    ``features`` lists the numeric features, then the categorical ones, each
+    sorted by name; the sketch maps keep their bytes unchanged.
+    """
+    columns: dict[str, list[Any]] = {
+        name: [p[name] for p in profiles]
+        for name in ("model", "version", "profile_id", "source", "n")
+    }
+    columns["created"] = [p["created_ms"] for p in profiles]
+    columns["features"] = [
+        sorted(p["numeric"]) + sorted(p["categorical"]) for p in profiles
+    ]
+    for name in ("numeric", "categorical"):
+        columns[name] = [sorted(p[name].items()) for p in profiles]
+    columns["loaded_at"] = [loaded_at] * len(profiles)
+    return pa.Table.from_pydict(columns, schema=PROFILE_SCHEMA)

@@ -34,6 +34,9 @@ MIGRATIONS_TABLE = "driftline_migrations"
 LATENCY_WINDOWS = "latency_windows"
 ROLLBACK_EVENTS = "rollback_events"
 DEAD_LETTERS = "dead_letters"
+DRIFT_RESULTS = "drift_results"
+FLEET_VERSIONS = "fleet_versions"
+REFERENCE_PROFILES = "reference_profiles"
 
 _FILE_NAME = re.compile(r"^(\d{4})_(\w+)\.sql$")
 
@@ -43,7 +46,8 @@ class Retention:
     """How long rows live, in days; None keeps them forever.
 
     Attributes:
-        signal_days: ``latency_windows``, by window start.
+        signal_days: ``latency_windows``, ``drift_results`` and
+            ``fleet_versions``, by window start.
         rollback_days: ``rollback_events``, by decision time.
         dead_letter_days: ``dead_letters``, by the source record's time.
     """
@@ -53,9 +57,12 @@ class Retention:
     dead_letter_days: int | None = 30
 
 
-# table -> the time column its TTL counts from
+# table -> the time column its TTL counts from. Reference profiles have none:
+# a profile lives until a newer one for its (model, version) replaces it.
 _TTL_COLUMNS = {
     LATENCY_WINDOWS: "window_start",
+    DRIFT_RESULTS: "window_start",
+    FLEET_VERSIONS: "window_start",
     ROLLBACK_EVENTS: "decided_window_end",
     DEAD_LETTERS: "record_time",
 }
@@ -125,6 +132,8 @@ def apply_schema(client: Client, retention: Retention | None = None) -> list[int
         logger.info("applied schema version %d (%s)", migration.version, migration.name)
     days = {
         LATENCY_WINDOWS: retention.signal_days,
+        DRIFT_RESULTS: retention.signal_days,
+        FLEET_VERSIONS: retention.signal_days,
         ROLLBACK_EVENTS: retention.rollback_days,
         DEAD_LETTERS: retention.dead_letter_days,
     }

@@ -13,11 +13,10 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
+from driftline.config import LOADER_ROLES
 from infra.kafka import create_topics
 from infra.services import kafka_for_tests
 from infra.topics import topic_names
-
-LOADER_ROLES = ("signals", "rollbacks", "deadletter")
 
 
 @pytest.fixture(scope="session")
@@ -32,7 +31,7 @@ def sinks_kafka() -> Iterator[str]:
 
 @pytest.fixture
 def loader_topics(sinks_kafka: str) -> dict[str, str]:
-    """Role → topic for the loader's three topics, unique to this test."""
+    """Role → topic for every topic the loader reads, unique to this test."""
     names = topic_names(suffix=f"sinks{uuid.uuid4().hex[:10]}")
     topics = {role: names[role] for role in LOADER_ROLES}
     create_topics(sinks_kafka, list(topics.values()), partitions=2)
