@@ -25,7 +25,9 @@ Sink contract:
   counted as skipped — the store keeps the profile for the record.
 
 The embedded store admits one process, so the loader also serves queries in
-that process: `Loader.store` is its client.
+that process: `Loader.store` is its client, and `Loader.store_lock` must be
+held around every use of it from another thread (`sinks.serve` does), since
+the loader's own inserts hold it too.
 """
 
 from __future__ import annotations
@@ -160,6 +162,7 @@ class Loader:
         self._store_security = dict(clickhouse_security or {})
         self._retention = retention
         self._store: Client | None = None
+        self.store_lock = threading.RLock()
         common = {"bootstrap.servers": bootstrap, "logger": logger}
         common.update(kafka_properties or {})
         self._consumer = Consumer(
@@ -183,6 +186,10 @@ class Loader:
         Raises:
             ServiceError: the store cannot be opened (see `open_store`).
         """
+        with self.store_lock:
+            return self._open_store()
+
+    def _open_store(self) -> Client:
         if self._store is None:
             opening = time.monotonic()
             client = open_store(
@@ -258,9 +265,10 @@ class Loader:
         except RuntimeError:
             pass  # already closed
         self._producer.flush(_DEAD_LETTER_TIMEOUT_S)
-        if self._store is not None:
-            self._store.close()
-            self._store = None
+        with self.store_lock:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
 
     def _loop(
         self, should_stop: Callable[[], bool], abandon: Callable[[], bool]
@@ -440,7 +448,8 @@ class Loader:
         """
         for name in list(pending):
             try:
-                self.store.insert_arrow(name, pending[name])
+                with self.store_lock:
+                    self.store.insert_arrow(name, pending[name])
             except DriftlineError:
                 raise
             except Exception as exc:  # clickhouse-connect and chdb raise many kinds
