@@ -38,7 +38,8 @@ SHARD_ROW_TYPE = DataTypes.ROW(
 
 def epoch_ms(series: pd.Series) -> pd.Series:
     """Kafka timestamps as handed to a pandas aggregate, in epoch ms."""
-    return pd.to_datetime(series, utc=True).astype("int64") // 1_000_000
+    stamps = pd.to_datetime(series, utc=True)
+    return (stamps - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(1, "ms")
 
 
 def _shard_window_udaf(source_topic: str, k: int | None) -> Any:

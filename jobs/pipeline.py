@@ -117,8 +117,9 @@ def build(
     # A window's bounds reach the guard as the record timestamp (window end
     # minus one millisecond), in epoch milliseconds, free of any time zone.
     telemetry = t_env.to_data_stream(shard_rows)
+    # Control rows arrive without field names: (route, payload, event_ts).
     control = t_env.to_data_stream(_control_rows(t_env, config)).map(
-        lambda r: control_model(r.route, r.payload), output_type=CONTROL_TYPE
+        lambda r: control_model(r[0], r[1]), output_type=CONTROL_TYPE
     )
     decisions = (
         telemetry.connect(control)
@@ -150,6 +151,7 @@ def run(config: JobConfig, *, wait: bool = True) -> Any:
         parallelism=config.parallelism,
         checkpoint_ms=config.checkpoint_ms,
         idle_ms=config.idle_ms,
+        restart=not config.bounded,
     )
     result = build(config, env, t_env).execute()
     if wait:

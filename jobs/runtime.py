@@ -26,9 +26,15 @@ DEFAULT_HEAP_MB = 1024
 
 
 def create_environment(
-    *, parallelism: int, checkpoint_ms: int, idle_ms: int
+    *, parallelism: int, checkpoint_ms: int, idle_ms: int, restart: bool = True
 ) -> tuple[StreamExecutionEnvironment, StreamTableEnvironment]:
     """Build the stream and table environments for one job.
+
+    A streaming job (``restart``) restarts from its last checkpoint after a
+    failure with exponential back-off (1 s doubling to 60 s), forever: a
+    telemetry pipeline should outlive a broker restart. A bounded run fails
+    at once instead, so a backfill or test reports the error rather than
+    retrying it.
 
     The gateway heap comes from ``DRIFTLINE_FLINK_HEAP_MB`` (default 1024); it
     only applies when this call starts the gateway JVM.
@@ -45,6 +51,12 @@ def create_environment(
     config.set_string("pipeline.jars", pipeline_jars_value())
     config.set_string("python.executable", sys.executable)
     config.set_string("python.client.executable", sys.executable)
+    if restart:
+        config.set_string("restart-strategy.type", "exponential-delay")
+        config.set_string("restart-strategy.exponential-delay.initial-backoff", "1 s")
+        config.set_string("restart-strategy.exponential-delay.max-backoff", "60 s")
+    else:
+        config.set_string("restart-strategy.type", "none")
     env = StreamExecutionEnvironment.get_execution_environment(config)
     env.set_parallelism(parallelism)
     env.enable_checkpointing(checkpoint_ms, CheckpointingMode.EXACTLY_ONCE)

@@ -18,6 +18,8 @@ accepted rows stay in the JVM until a window hands them over in one batch.
 
 from __future__ import annotations
 
+import calendar
+import datetime
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -32,13 +34,19 @@ from schemas import DEADLETTER
 log = logging.getLogger(__name__)
 
 
+def _utc_ms(timestamp: datetime.datetime) -> int:
+    """Epoch milliseconds of a naive timestamp in UTC (the job's session zone)."""
+    seconds = calendar.timegm(timestamp.utctimetuple())
+    return seconds * 1000 + timestamp.microsecond // 1000
+
+
 def _reject_udf(source_topic: str, stage: str) -> Any:
     def reject(
         payload: bytes | None,
         record_key: bytes | None,
         src_partition: int,
         src_offset: int,
-        event_ts: Any,
+        event_ts: datetime.datetime,
         reason: str,
         detail: str,
     ) -> bytes:
@@ -59,7 +67,7 @@ def _reject_udf(source_topic: str, stage: str) -> Any:
                 "payload": b"" if payload is None else bytes(payload),
                 "reason": reason,
                 "detail": detail,
-                "record_timestamp_ms": round(event_ts.timestamp() * 1000),
+                "record_timestamp_ms": _utc_ms(event_ts),
                 "stage": stage,
             }
         )
@@ -123,7 +131,7 @@ def routed_source(
         f"""
         INSERT INTO {deadletter_table}
         SELECT record_key, {name}_reject(payload, record_key, src_partition,
-          src_offset, event_ts, reject_reason,
+          src_offset, CAST(event_ts AS TIMESTAMP(3)), reject_reason,
           CASE reject_reason
             WHEN 'late' THEN CONCAT('event time ', CAST(event_ts AS STRING),
               ' is at or behind the watermark ', watermark_text,
