@@ -10,7 +10,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Mapping
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError
@@ -29,7 +29,7 @@ def follow_rollbacks(
     idle_timeout_s: float | None = None,
     stop_event: threading.Event | None = None,
     kafka_properties: Mapping[str, str] | None = None,
-) -> Iterator[dict[str, Any]]:
+) -> Generator[dict[str, Any], None, None]:
     """Yield rollback events as they arrive.
 
     Args:

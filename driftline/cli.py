@@ -14,14 +14,13 @@ Exit codes: 0 success, 2 a driftline error (one plain sentence on stderr),
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
-import threading
 from collections.abc import Sequence
 
-from driftline.config import Settings, load_settings, loader_topics
-from driftline.errors import ConfigError, DriftlineError
+from driftline.commands import COMMANDS
+from driftline.config import load_settings
+from driftline.errors import DriftlineError
 
 log = logging.getLogger("driftline")
 
@@ -46,6 +45,7 @@ def _with_topics(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+
     common = _common()
     parser = argparse.ArgumentParser(
         prog="driftline",
@@ -102,6 +102,40 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _with_topics(sim)
 
+    deploy = sub.add_parser("deploy", parents=[common], help="rollout announcements")
+    deploy_sub = deploy.add_subparsers(dest="deploy_command", required=True)
+    announce = deploy_sub.add_parser(
+        "announce", parents=[common], help="announce a rollout to the guard"
+    )
+    announce.add_argument("--model", required=True)
+    announce.add_argument("--version", required=True, help="the version rolled out")
+    announce.add_argument("--replaces", required=True, help="the version it replaces")
+    announce.add_argument("--target-replicas", type=int, required=True)
+    announce.add_argument(
+        "--mode", choices=("canary", "rollout", "shadow"), default="canary"
+    )
+    announce.add_argument("--started-ms", type=int, help="default: now")
+    _with_topics(announce)
+
+    profile = sub.add_parser("profile", parents=[common], help="reference profiles")
+    profile_sub = profile.add_subparsers(dest="profile_command", required=True)
+    create = profile_sub.add_parser(
+        "create", parents=[common], help="sketch a data set and register it"
+    )
+    create.add_argument("--model", required=True)
+    create.add_argument("--version", required=True)
+    create.add_argument(
+        "--from",
+        dest="source",
+        required=True,
+        metavar="FILE",
+        help="Parquet or CSV file, one column per feature",
+    )
+    _with_topics(create)
+    listing = profile_sub.add_parser("list", parents=[common], help="show profiles")
+    listing.add_argument("--json", action="store_true")
+    _with_topics(listing)
+
     alerts = sub.add_parser("alerts", parents=[common], help="follow rollback events")
     alerts.add_argument("--from-beginning", action="store_true")
     alerts.add_argument(
@@ -122,159 +156,6 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--timeout", type=float, default=240.0, metavar="SECONDS")
     demo.add_argument("--seed", type=int, default=7)
     return parser
-
-
-def resolve_bootstrap(settings: Settings) -> str:
-    """The configured bootstrap, else the local broker's, else a plain error."""
-    if settings.kafka_bootstrap:
-        return settings.kafka_bootstrap
-    from infra.kafka import LocalKafka
-
-    status = LocalKafka(settings.home).status()
-    if status.running and status.bootstrap:
-        return status.bootstrap
-    raise ConfigError(
-        "no Kafka broker is known; run `driftline up` first or set "
-        "DRIFTLINE_KAFKA_BOOTSTRAP."
-    )
-
-
-def _topics(suffix: str) -> dict[str, str]:
-    from infra.topics import topic_names
-
-    return topic_names(suffix=suffix)
-
-
-def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
-    from infra.flink import connector_jars
-    from infra.kafka import LocalKafka, create_topics
-    from infra.topics import default_specs
-
-    connector_jars()
-    bootstrap = LocalKafka(settings.home).start(port=args.port)
-    create_topics(bootstrap, default_specs(suffix=args.topic_suffix))
-    print(bootstrap)
-    return 0
-
-
-def cmd_down(args: argparse.Namespace, settings: Settings) -> int:
-    from infra.kafka import LocalKafka
-
-    stopped = LocalKafka(settings.home).stop()
-    print("broker stopped" if stopped else "no broker was running")
-    return 0
-
-
-def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    from jobs import pipeline
-    from jobs.config import JobConfig
-
-    names = _topics(args.topic_suffix)
-    config = JobConfig(
-        bootstrap=resolve_bootstrap(settings),
-        spans_topic=names["spans"],
-        features_topic=names["features"],
-        deployments_topic=names["deployments"],
-        profiles_topic=names["profiles"],
-        signals_topic=names["signals"],
-        rollbacks_topic=names["rollbacks"],
-        deadletter_topic=names["deadletter"],
-        window_ms=args.window_ms,
-        grace_ms=args.grace_ms,
-        idle_ms=args.idle_ms,
-        checkpoint_ms=args.checkpoint_ms,
-        parallelism=args.parallelism,
-        bounded=args.bounded,
-        group_id=args.group_id,
-        kafka_properties=settings.kafka_properties,
-    )
-    pipeline.run(config)
-    return 0
-
-
-def cmd_sink(args: argparse.Namespace, settings: Settings) -> int:
-    from sinks.loader import Loader
-
-    loader = Loader(
-        resolve_bootstrap(settings),
-        settings.clickhouse_dsn,
-        topics=loader_topics(_topics(args.topic_suffix)),
-        group_id=args.group_id,
-        batch_rows=args.batch_rows,
-        batch_ms=args.batch_ms,
-        kafka_properties=settings.kafka_properties,
-    )
-    try:
-        if args.until_idle is not None:
-            stats = loader.run_until_idle(args.until_idle, timeout_s=None)
-            print(json.dumps(stats, default=str))
-        else:
-            loader.run(threading.Event())
-    finally:
-        loader.close()
-    return 0
-
-
-def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
-    from producers import SimulationConfig
-    from producers import run as simulate
-
-    config = SimulationConfig(
-        scenario=args.scenario,
-        replicas=args.replicas,
-        shards=args.shards,
-        rate_per_s=args.rate,
-        duration_s=args.duration,
-        seed=args.seed,
-        realtime=not args.fast,
-    )
-    report = simulate(
-        config,
-        resolve_bootstrap(settings),
-        topic=_topics(args.topic_suffix)["spans"],
-        producer_config=settings.kafka_properties or None,
-    )
-    print(
-        f"sent {report.spans_sent} spans in {report.elapsed_s:.1f} s "
-        f"({report.spans_per_s:.0f}/s), dropped {report.spans_dropped}; "
-        f"candidate replicas {len(report.candidate_replicas)}, "
-        f"slow replicas {', '.join(report.slow_replicas) or 'none'}"
-    )
-    return 0
-
-
-def cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:
-    from driftline.alerts import follow_rollbacks, format_event
-
-    for event in follow_rollbacks(
-        resolve_bootstrap(settings),
-        _topics(args.topic_suffix)["rollbacks"],
-        from_beginning=args.from_beginning,
-        idle_timeout_s=args.timeout,
-        kafka_properties=settings.kafka_properties,
-    ):
-        print(json.dumps(event, sort_keys=True) if args.json else format_event(event))
-        sys.stdout.flush()
-    return 0
-
-
-def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from driftline.demo import run_demo
-
-    return run_demo(
-        settings, window_ms=args.window_ms, timeout_s=args.timeout, seed=args.seed
-    )
-
-
-COMMANDS = {
-    "up": cmd_up,
-    "down": cmd_down,
-    "run": cmd_run,
-    "sink": cmd_sink,
-    "simulate": cmd_simulate,
-    "alerts": cmd_alerts,
-    "demo": cmd_demo,
-}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

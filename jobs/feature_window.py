@@ -25,7 +25,7 @@ import pickle
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import fastavro
 import numpy as np
@@ -125,7 +125,7 @@ def build_feature_window(
         value = bytes(raw)
         buf = io.BytesIO(value)
         try:
-            sample = reader(buf, schema, None)
+            sample: dict[str, Any] = cast(dict, reader(buf, schema, None))
             if buf.tell() != len(value):
                 raise ValueError(f"{len(value) - buf.tell()} bytes left over")
         except Exception as exc:  # fastavro raises many kinds on garbage

@@ -20,7 +20,7 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import fastavro
 import numpy as np
@@ -77,7 +77,7 @@ def build_shard_window(
         value = bytes(raw)
         buf = io.BytesIO(value)
         try:
-            span = reader(buf, schema, None)
+            span: dict[str, Any] = cast(dict, reader(buf, schema, None))
             if buf.tell() != len(value):
                 raise ValueError(f"{len(value) - buf.tell()} bytes left over")
         except Exception as exc:  # fastavro raises many kinds on garbage
