@@ -120,3 +120,11 @@ def release(proc: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(scope="session")
+def pipeline_store(sinks_kafka: str, tmp_path_factory):
+    """An embedded store filled by one real pipeline run (see pipeline_run)."""
+    from tests.sinks.pipeline_run import fill_store
+
+    return fill_store(sinks_kafka, tmp_path_factory.mktemp("pipeline-store"))

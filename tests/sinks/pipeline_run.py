@@ -1,0 +1,111 @@
+"""One real pipeline run that fills an embedded store for the dashboard tests.
+
+The simulator sends a tail regression (with feature samples) through a real
+broker, the stream job runs once in bounded mode on PyFlink's mini-cluster,
+and the real loader stores its output. One malformed span is sent first, so
+the dead-letter path has a letter too. It costs ~20-40 s, so the suite runs
+it once (a session fixture in conftest).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from confluent_kafka import Producer
+
+from driftline.config import loader_topics
+from infra.kafka import create_topics
+from infra.topics import default_specs, topic_names
+from jobs import pipeline
+from jobs.config import JobConfig
+from producers import SimulationConfig
+from producers import run as simulate
+from sinks.loader import Loader
+
+WINDOW_MS = 5_000
+_HEADERS = [("dl.model", b"ranker"), ("dl.version", b"v1"), ("dl.shard", b"s00")]
+
+
+@dataclass(frozen=True)
+class FilledStore:
+    """Where the run's output was stored, and what it ran on."""
+
+    dsn: str
+    bootstrap: str
+    topics: dict[str, str]
+    loaded: dict[str, int]
+
+    @property
+    def topics_for_loader(self) -> dict[str, str]:
+        """Role → topic of what the loader reads."""
+        return loader_topics(self.topics)
+
+
+def fill_store(bootstrap: str, folder: Path) -> FilledStore:
+    """Run simulator → job → loader once; return the store it filled."""
+    suffix = f"dash{uuid.uuid4().hex[:8]}"
+    create_topics(bootstrap, default_specs(suffix=suffix))
+    topics = topic_names(suffix=suffix)
+    start_ms = int(time.time() * 1000) - 120_000
+    producer = Producer({"bootstrap.servers": bootstrap})
+    producer.produce(
+        topics["spans"],
+        key=b"bad-replica",
+        value=b"\x07not-a-span",
+        headers=_HEADERS,
+        timestamp=start_ms + 20_000,
+    )
+    producer.flush(10)
+    simulate(
+        SimulationConfig(
+            scenario="tail-regression",
+            replicas=40,
+            shards=4,
+            rate_per_s=2000.0,
+            duration_s=60.0,
+            seed=11,
+            rollout_at_s=10.0,
+            start_ms=start_ms,
+            features=True,
+            feature_rate_per_s=300.0,
+            numeric_features=6,
+            categorical_features=2,
+        ),
+        bootstrap,
+        topic=topics["spans"],
+        feature_topic=topics["features"],
+        deployment_topic=topics["deployments"],
+        bootstrap_servers=bootstrap,
+    )
+    pipeline.run(
+        JobConfig(
+            bootstrap=bootstrap,
+            spans_topic=topics["spans"],
+            features_topic=topics["features"],
+            deployments_topic=topics["deployments"],
+            profiles_topic=topics["profiles"],
+            signals_topic=topics["signals"],
+            rollbacks_topic=topics["rollbacks"],
+            deadletter_topic=topics["deadletter"],
+            window_ms=WINDOW_MS,
+            grace_ms=1_000,
+            bounded=True,
+            group_id=f"dash-job-{suffix}",
+        )
+    )
+    dsn = f"chdb://{folder}"
+    loader = Loader(
+        bootstrap,
+        dsn,
+        topics=loader_topics(topics),
+        group_id=f"dash-loader-{suffix}",
+        batch_ms=200,
+    )
+    try:
+        stats = loader.run_until_idle(3.0, timeout_s=60.0)
+    finally:
+        loader.close()
+    return FilledStore(dsn, bootstrap, topics, dict(stats["loaded"]))
