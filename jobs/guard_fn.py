@@ -60,7 +60,8 @@ CONTROL_TYPE = Types.ROW_NAMED(
 
 
 def control_model(route: str, value: bytes) -> Row:
-    """Decode a control record just enough to key it by model."""
+    """Decode a control record just enough to key it by model; the row is
+    positional, ``(model, route, value)``."""
     codec = DEPLOYMENT if route == CONTROL_DEPLOYMENT else PROFILE
     return Row(codec.decode(bytes(value))["model"], route, bytes(value))
 
@@ -115,9 +116,11 @@ class FleetGuardFunction(KeyedCoProcessFunction):
         return (Row(ROUTE_DEADLETTER, b"", bytes(letter)) for letter in letters)
 
     def process_element2(self, value: Row, ctx: Any) -> Iterator[Row]:
+        # Control rows are positional: (model, route, value).
+        _, route, payload = value
         state = self.state.value() or GuardState()
-        if value.route == CONTROL_DEPLOYMENT:
-            announcement = DEPLOYMENT.decode(bytes(value.v))
+        if route == CONTROL_DEPLOYMENT:
+            announcement = DEPLOYMENT.decode(bytes(payload))
             current = state.announcement
             if current is None or announcement["started_ms"] >= current["started_ms"]:
                 state.announcement = announcement
@@ -129,7 +132,7 @@ class FleetGuardFunction(KeyedCoProcessFunction):
                     announcement["target_replicas"],
                 )
         else:
-            profile = PROFILE.decode(bytes(value.v))
+            profile = PROFILE.decode(bytes(payload))
             state.profiles[profile["version"]] = FeatureSketches(
                 n=int(profile["n"]),
                 numeric={

@@ -123,7 +123,7 @@ def build(
     )
     decisions = (
         telemetry.connect(control)
-        .key_by(lambda r: r.model, lambda r: r.model)
+        .key_by(lambda r: r.model, lambda r: r[0])
         .process(
             FleetGuardFunction(config.policy, config.window_ms), output_type=OUTPUT_TYPE
         )

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from pathlib import Path
 
 from pyflink.common import Configuration
 from pyflink.datastream import CheckpointingMode, StreamExecutionEnvironment
@@ -43,6 +44,13 @@ def create_environment(
         PrerequisiteError: the connector jars are not cached and mvn is missing.
     """
     heap_mb = int(os.environ.get("DRIFTLINE_FLINK_HEAP_MB", DEFAULT_HEAP_MB))
+    if "FLINK_LOG_DIR" not in os.environ:
+        # Flink's own log goes under the home, not into site-packages, and each
+        # process gets a file of its own.
+        home = Path(os.environ.get("DRIFTLINE_HOME") or Path.home() / ".driftline")
+        log_dir = home / "logs" / f"flink-{os.getpid()}"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        os.environ["FLINK_LOG_DIR"] = str(log_dir)
     if "-Xmx" not in os.environ.get("JVM_ARGS", ""):
         os.environ["JVM_ARGS"] = (
             os.environ.get("JVM_ARGS", "") + f" -Xms256m -Xmx{heap_mb}m"
@@ -60,6 +68,9 @@ def create_environment(
     env = StreamExecutionEnvironment.get_execution_environment(config)
     env.set_parallelism(parallelism)
     env.enable_checkpointing(checkpoint_ms, CheckpointingMode.EXACTLY_ONCE)
+    # One failed checkpoint (a task finishing, a slow sink) must not fail the
+    # job; a run of them still does.
+    env.get_checkpoint_config().set_tolerable_checkpoint_failure_number(5)
     t_env = StreamTableEnvironment.create(env)
     table_config = t_env.get_config()
     table_config.set("table.exec.source.idle-timeout", f"{idle_ms} ms")
