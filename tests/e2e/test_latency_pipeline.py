@@ -15,17 +15,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, KafkaError, Producer
+from confluent_kafka import Producer
+from pipeline_run import read_topic, run_job
 
 from driftline.config import loader_topics
-from jobs import pipeline
-from jobs.config import JobConfig
 from producers import SimulationConfig, SimulationReport
 from producers import run as simulate
-from schemas import DEADLETTER, ROLLBACK, SIGNAL, Codec
+from schemas import DEADLETTER, ROLLBACK, SIGNAL
 from sinks.loader import Loader
 
-WINDOW_MS = 5_000
 HEADERS = [("dl.model", b"ranker"), ("dl.version", b"v1"), ("dl.shard", b"s00")]
 
 
@@ -39,37 +37,6 @@ class PipelineRun:
     injected: dict[str, tuple[int, bytes]]
     store_rows: dict[str, int]
     fleet_windows: list[tuple]
-
-
-def read_topic(bootstrap: str, topic: str, codec: Codec) -> list[dict[str, Any]]:
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"test-read-{uuid.uuid4().hex[:8]}",
-            "auto.offset.reset": "earliest",
-            "enable.partition.eof": True,
-        }
-    )
-    consumer.subscribe([topic])
-    records: list[dict[str, Any]] = []
-    deadline = time.monotonic() + 30
-    eof: set[int] = set()
-    assigned = 0
-    while time.monotonic() < deadline:
-        message = consumer.poll(0.5)
-        assigned = len(consumer.assignment()) or assigned
-        if message is None:
-            if assigned and len(eof) >= assigned:
-                break
-            continue
-        if message.error():
-            if message.error().code() == KafkaError._PARTITION_EOF:
-                eof.add(message.partition())
-            continue
-        eof.discard(message.partition())
-        records.append(codec.decode(message.value()))
-    consumer.close()
-    return records
 
 
 def run_pipeline(
@@ -121,22 +88,7 @@ def run_pipeline(
     )
     producer.flush(10)
 
-    pipeline.run(
-        JobConfig(
-            bootstrap=bootstrap,
-            spans_topic=topics["spans"],
-            features_topic=topics["features"],
-            deployments_topic=topics["deployments"],
-            profiles_topic=topics["profiles"],
-            signals_topic=topics["signals"],
-            rollbacks_topic=topics["rollbacks"],
-            deadletter_topic=topics["deadletter"],
-            window_ms=WINDOW_MS,
-            grace_ms=1_000,
-            bounded=True,
-            group_id=f"test-latency-{uuid.uuid4().hex[:8]}",
-        )
-    )
+    run_job(bootstrap, topics)
     loader = Loader(
         bootstrap,
         f"chdb://{store}",
