@@ -70,8 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--bounded",
         action="store_true",
-        help="process the spans present now, then stop",
+        help="process the records present now, then stop",
     )
+    run.add_argument("--no-latency", action="store_true", help="skip the spans branch")
+    run.add_argument("--no-drift", action="store_true", help="skip the features branch")
+    run.add_argument("--breach-windows", type=int, default=3)
+    run.add_argument("--cooldown-ms", type=int, default=300_000)
+    run.add_argument("--drift-alpha", type=float, default=0.01)
     _with_topics(run)
 
     sink = sub.add_parser("sink", parents=[common], help="load signals into ClickHouse")

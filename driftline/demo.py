@@ -66,7 +66,7 @@ def run_demo(settings: Settings, *, window_ms: int, timeout_s: float, seed: int)
         say(f"Kafka at {bootstrap}; topics driftline.*.{suffix}")
 
         job_log = settings.logs_dir / f"latency-{suffix}.log"
-        say(f"starting the latency job (window {window_ms} ms); log: {job_log}")
+        say(f"starting the stream job (window {window_ms} ms); log: {job_log}")
         job = _start_job(settings, bootstrap, suffix, window_ms, job_log)
         cleanup.callback(_stop_job, job)
 
@@ -123,15 +123,15 @@ def run_demo(settings: Settings, *, window_ms: int, timeout_s: float, seed: int)
         cleanup.callback(_join, sim_thread, stop_sim)
 
         ticker_stop = threading.Event()
+        deadline = threading.Event()
         ticker = threading.Thread(
             target=_progress,
-            args=(ticker_stop, sent, loader, job, job_log),
+            args=(ticker_stop, deadline, sent, loader, job, job_log),
             daemon=True,
         )
         ticker.start()
         cleanup.callback(_join, ticker, ticker_stop)
 
-        deadline = threading.Event()
         timer = threading.Timer(timeout_s, deadline.set)
         timer.start()
         cleanup.callback(timer.cancel)
@@ -147,7 +147,8 @@ def run_demo(settings: Settings, *, window_ms: int, timeout_s: float, seed: int)
         ticker_stop.set()
         stop_sim.set()
         if event is None:
-            say(f"no rollback within {timeout_s:.0f} s; see {job_log}")
+            if job.poll() is None:
+                say(f"no rollback within {timeout_s:.0f} s; see {job_log}")
             return 1
         say("the guard decided:")
         print(format_event(event), flush=True)
@@ -217,11 +218,17 @@ def _join(thread: threading.Thread, stop: threading.Event) -> None:
 
 
 def _progress(
-    stop: threading.Event, sent: dict[str, int], loader: Any, job: Any, job_log: Any
+    stop: threading.Event,
+    give_up: threading.Event,
+    sent: dict[str, int],
+    loader: Any,
+    job: Any,
+    job_log: Any,
 ) -> None:
     while not stop.wait(PROGRESS_EVERY_S):
         if job.poll() is not None:
-            say(f"the latency job exited with code {job.returncode}; see {job_log}")
+            say(f"the stream job exited with code {job.returncode}; see {job_log}")
+            give_up.set()
             return
         loaded = loader.counters.as_dict()["loaded"]
         say(
