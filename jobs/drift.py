@@ -14,38 +14,21 @@ from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
 from pyflink.table import StatementSet, StreamTableEnvironment, Table
-from pyflink.table.udf import udaf
 
 from jobs.config import JobConfig
 from jobs.feature_window import build_feature_window
-from jobs.latency import SHARD_ROW_TYPE, epoch_ms, windowed
+from jobs.latency import window_udaf, windowed
 from jobs.source import routed_source
+from jobs.window_batch import WindowBatch
 
 KIND = "features"
+STAGE = "drift.shard-window"
 
 
-def _feature_window_udaf(source_topic: str, k: int | None) -> Any:
-    def feature_window(
-        payload: pd.Series,
-        record_key: pd.Series,
-        src_partition: pd.Series,
-        src_offset: pd.Series,
-        event_ts: pd.Series,
-    ) -> tuple[Any, ...]:
-        row = build_feature_window(
-            payload.tolist(),
-            record_key.tolist(),
-            src_partition.tolist(),
-            src_offset.tolist(),
-            epoch_ms(event_ts).tolist(),
-            source_topic,
-            k,
-        )
-        return (row.n, 0, row.replicas, row.bundle, b"", row.dead_letters)
-
-    return udaf(feature_window, result_type=SHARD_ROW_TYPE, func_type="pandas")
+def _feature_row(batch: WindowBatch, k: int | None) -> tuple[Any, ...]:
+    row = build_feature_window(batch, k)
+    return (row.n, 0, row.replicas, row.bundle, b"", row.dead_letters)
 
 
 def feature_shard_rows(
@@ -64,5 +47,5 @@ def feature_shard_rows(
         properties=config.kafka_properties,
         deadletter_table="deadletter_sink",
     )
-    aggregate = _feature_window_udaf(config.features_topic, config.sketch_k)
+    aggregate = window_udaf(_feature_row, config.features_topic, STAGE, config.sketch_k)
     return windowed(accepted, config.window_ms, aggregate, KIND)

@@ -20,21 +20,17 @@ high missing rate in its first window rather than no row at all.
 
 from __future__ import annotations
 
-import io
 import pickle
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple
 
-import fastavro
 import numpy as np
 
-from jobs.shard_window import dead_letter
+from jobs.window_batch import WindowBatch
 from schemas import FEATURE_SAMPLE
 from sketches import CategoricalSketch, NumericSketch
 
-STAGE = "drift.shard-window"
 _BUNDLE_VERSION = 1
 
 
@@ -98,15 +94,7 @@ class FeatureWindowRow(NamedTuple):
     dead_letters: list[bytes]
 
 
-def build_feature_window(
-    payloads: Sequence[Any],
-    keys: Sequence[Any],
-    partitions: Sequence[Any],
-    offsets: Sequence[Any],
-    timestamps_ms: Sequence[Any],
-    source_topic: str,
-    k: int | None = None,
-) -> FeatureWindowRow:
+def build_feature_window(batch: WindowBatch, k: int | None = None) -> FeatureWindowRow:
     """Decode one window's feature samples and sketch every feature.
 
     Returns:
@@ -117,32 +105,8 @@ def build_feature_window(
     numeric: defaultdict[str, list[Any]] = defaultdict(list)
     categorical: defaultdict[str, list[Any]] = defaultdict(list)
     replicas: set[str] = set()
-    dead: list[bytes] = []
-    schema = FEATURE_SAMPLE.schema
-    reader = fastavro.schemaless_reader
     n = 0
-    for i, raw in enumerate(payloads):
-        value = bytes(raw)
-        buf = io.BytesIO(value)
-        try:
-            sample: dict[str, Any] = cast(dict, reader(buf, schema, None))
-            if buf.tell() != len(value):
-                raise ValueError(f"{len(value) - buf.tell()} bytes left over")
-        except Exception as exc:  # fastavro raises many kinds on garbage
-            dead.append(
-                dead_letter(
-                    value,
-                    keys[i],
-                    partitions[i],
-                    offsets[i],
-                    timestamps_ms[i],
-                    source_topic,
-                    STAGE,
-                    "undecodable",
-                    f"not a driftline.FeatureSample: {type(exc).__name__}: {exc}",
-                )
-            )
-            continue
+    for _, sample in batch.records(FEATURE_SAMPLE, "driftline.FeatureSample"):
         n += 1
         replicas.add(sample["replica"])
         for name, number in sample["numeric"].items():
@@ -163,4 +127,4 @@ def build_feature_window(
         cat = CategoricalSketch()
         cat.update(labels)
         bundle.categorical[name] = cat
-    return FeatureWindowRow(n, len(replicas), bundle.to_bytes(), dead)
+    return FeatureWindowRow(n, len(replicas), bundle.to_bytes(), batch.dead_letters)

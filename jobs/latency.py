@@ -10,6 +10,7 @@ sketch and ``extra`` the time-to-first-token sketch.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -19,8 +20,9 @@ from pyflink.table.udf import udaf
 from pyflink.table.window import Tumble
 
 from jobs.config import JobConfig
-from jobs.shard_window import build_shard_window
+from jobs.shard_window import STAGE, build_shard_window
 from jobs.source import routed_source
+from jobs.window_batch import WindowBatch
 
 KIND = "latency"
 
@@ -42,27 +44,41 @@ def epoch_ms(series: pd.Series) -> pd.Series:
     return (stamps - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(1, "ms")
 
 
-def _shard_window_udaf(source_topic: str, k: int | None) -> Any:
-    def shard_window(
+def window_udaf(
+    body: Callable[[WindowBatch, int | None], tuple[Any, ...]],
+    source_topic: str,
+    stage: str,
+    k: int | None,
+) -> Any:
+    """Wrap an aggregate body as a pandas UDAF over a window's raw records.
+
+    The body gets the whole window at once as a `WindowBatch` and returns
+    one `SHARD_ROW_TYPE` tuple.
+    """
+
+    def aggregate(
         payload: pd.Series,
         record_key: pd.Series,
         src_partition: pd.Series,
         src_offset: pd.Series,
         event_ts: pd.Series,
     ) -> tuple[Any, ...]:
-        return tuple(
-            build_shard_window(
-                payload.tolist(),
-                record_key.tolist(),
-                src_partition.tolist(),
-                src_offset.tolist(),
-                epoch_ms(event_ts).tolist(),
-                source_topic,
-                k,
-            )
+        batch = WindowBatch(
+            payload.tolist(),
+            record_key.tolist(),
+            src_partition.tolist(),
+            src_offset.tolist(),
+            epoch_ms(event_ts).tolist(),
+            source_topic,
+            stage,
         )
+        return body(batch, k)
 
-    return udaf(shard_window, result_type=SHARD_ROW_TYPE, func_type="pandas")
+    return udaf(aggregate, result_type=SHARD_ROW_TYPE, func_type="pandas")
+
+
+def _latency_row(batch: WindowBatch, k: int | None) -> tuple[Any, ...]:
+    return tuple(build_shard_window(batch, k))
 
 
 def windowed(accepted: Table, window_ms: int, aggregate: Any, kind: str) -> Table:
@@ -118,5 +134,5 @@ def latency_shard_rows(
         properties=config.kafka_properties,
         deadletter_table="deadletter_sink",
     )
-    aggregate = _shard_window_udaf(config.spans_topic, config.sketch_k)
+    aggregate = window_udaf(_latency_row, config.spans_topic, STAGE, config.sketch_k)
     return windowed(accepted, config.window_ms, aggregate, KIND)

@@ -17,15 +17,13 @@ request's duration says little about serving latency.
 
 from __future__ import annotations
 
-import io
 import math
-from collections.abc import Sequence
-from typing import Any, NamedTuple, cast
+from typing import NamedTuple
 
-import fastavro
 import numpy as np
 
-from schemas import DEADLETTER, SPAN
+from jobs.window_batch import WindowBatch
+from schemas import SPAN
 from sketches import NumericSketch
 
 STAGE = "latency.shard-window"
@@ -42,22 +40,13 @@ class ShardSketchRow(NamedTuple):
     dead_letters: list[bytes]
 
 
-def build_shard_window(
-    payloads: Sequence[Any],
-    keys: Sequence[Any],
-    partitions: Sequence[Any],
-    offsets: Sequence[Any],
-    timestamps_ms: Sequence[Any],
-    source_topic: str,
-    k: int | None = None,
-) -> ShardSketchRow:
+def build_shard_window(batch: WindowBatch, k: int | None = None) -> ShardSketchRow:
     """Decode one window's span values and sketch their durations.
 
     Args:
-        payloads: raw Kafka values of the window, one per span.
-        keys, partitions, offsets, timestamps_ms: the matching Kafka metadata,
-            used only to describe rejected values.
-        source_topic: topic the values came from, for dead letters.
+        batch: the window's raw values and their Kafka metadata; values that
+            are not spans, or whose duration is unusable, become its dead
+            letters.
         k: KLL accuracy parameter; the sketches' default when None.
 
     Returns:
@@ -65,50 +54,17 @@ def build_shard_window(
         latter empty bytes when no span had one), and encoded dead letters.
         An empty window gives zero counts and an empty sketch.
     """
-    size = len(payloads)
-    durations = np.empty(size, dtype=np.float64)
-    ttfts = np.empty(size, dtype=np.float64)
+    durations = np.empty(len(batch), dtype=np.float64)
+    ttfts = np.empty(len(batch), dtype=np.float64)
     n = n_ttft = n_error = 0
     replicas: set[str] = set()
-    dead: list[bytes] = []
-    schema = SPAN.schema
-    reader = fastavro.schemaless_reader
-    for i, raw in enumerate(payloads):
-        value = bytes(raw)
-        buf = io.BytesIO(value)
-        try:
-            span: dict[str, Any] = cast(dict, reader(buf, schema, None))
-            if buf.tell() != len(value):
-                raise ValueError(f"{len(value) - buf.tell()} bytes left over")
-        except Exception as exc:  # fastavro raises many kinds on garbage
-            dead.append(
-                dead_letter(
-                    value,
-                    keys[i],
-                    partitions[i],
-                    offsets[i],
-                    timestamps_ms[i],
-                    source_topic,
-                    STAGE,
-                    "undecodable",
-                    f"not a driftline.Span: {type(exc).__name__}: {exc}",
-                )
-            )
-            continue
+    for i, span in batch.records(SPAN, "driftline.Span"):
         duration = span["duration_ms"]
         if not (math.isfinite(duration) and duration >= 0.0):
-            dead.append(
-                dead_letter(
-                    value,
-                    keys[i],
-                    partitions[i],
-                    offsets[i],
-                    timestamps_ms[i],
-                    source_topic,
-                    STAGE,
-                    "invalid-value",
-                    f"duration_ms must be finite and >= 0, got {duration!r}",
-                )
+            batch.reject(
+                i,
+                "invalid-value",
+                f"duration_ms must be finite and >= 0, got {duration!r}",
             )
             continue
         replicas.add(span["replica"])
@@ -130,32 +86,5 @@ def build_shard_window(
         ttft_sketch.update(ttfts[:n_ttft])
         ttft_bytes = ttft_sketch.to_bytes()
     return ShardSketchRow(
-        n, n_error, len(replicas), sketch.to_bytes(), ttft_bytes, dead
-    )
-
-
-def dead_letter(
-    value: bytes,
-    key: Any,
-    partition: Any,
-    offset: Any,
-    timestamp_ms: Any,
-    source_topic: str,
-    stage: str,
-    reason: str,
-    detail: str,
-) -> bytes:
-    """Encode a rejected value as a `DeadLetter` record."""
-    return DEADLETTER.encode(
-        {
-            "source_topic": source_topic,
-            "source_partition": int(partition),
-            "source_offset": int(offset),
-            "key": None if key is None else bytes(key),
-            "payload": value,
-            "reason": reason,
-            "detail": detail,
-            "record_timestamp_ms": int(timestamp_ms),
-            "stage": stage,
-        }
+        n, n_error, len(replicas), sketch.to_bytes(), ttft_bytes, batch.dead_letters
     )

@@ -14,6 +14,7 @@ from jobs.guard import (
     ModelWindow,
 )
 from jobs.rollout import RolloutPolicy
+from jobs.window_batch import WindowBatch
 from schemas import DEADLETTER, FEATURE_SAMPLE, SIGNAL
 from sketches import CategoricalSketch, NumericSketch
 
@@ -210,14 +211,16 @@ def test_feature_windows_count_missing_values_and_late_arriving_features() -> No
     ]
     payloads.append(b"\x00garbage")
     size = len(payloads)
-    row = build_feature_window(
+    batch = WindowBatch(
         payloads,
         [b"k"] * size,
         [0] * size,
         list(range(size)),
         [T0_MS] * size,
         "driftline.features",
+        "drift.shard-window",
     )
+    row = build_feature_window(batch)
     assert (row.n, row.replicas) == (20, 3)
     bundle_ = FeatureSketches.from_bytes(row.bundle)
     assert bundle_.missing_rate("f00") == 0.0

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import math
 
-from jobs.shard_window import build_shard_window
+from jobs.shard_window import STAGE, build_shard_window
+from jobs.window_batch import WindowBatch
 from schemas import DEADLETTER, SPAN
 from sketches import NumericSketch
 
@@ -32,14 +33,16 @@ def span(duration_ms: float, *, replica: str = "r1", is_error: bool = False) -> 
 
 def run(payloads: list[bytes]):
     size = len(payloads)
-    return build_shard_window(
+    batch = WindowBatch(
         payloads,
         [b"k"] * size,
         [3] * size,
         list(range(100, 100 + size)),
         [1_000] * size,
         "driftline.spans",
+        STAGE,
     )
+    return build_shard_window(batch)
 
 
 def test_valid_spans_build_duration_and_ttft_sketches() -> None:
