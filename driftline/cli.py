@@ -45,6 +45,8 @@ def _with_topics(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from producers import SCENARIOS
+    from sinks.cli_commands import add_dashboard_parser, add_query_parser
 
     common = _common()
     parser = argparse.ArgumentParser(
@@ -92,9 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     _with_topics(sink)
 
     sim = sub.add_parser("simulate", parents=[common], help="simulate a serving fleet")
-    sim.add_argument(
-        "--scenario", choices=("steady", "tail-regression"), default="steady"
-    )
+    sim.add_argument("--scenario", choices=SCENARIOS, default="steady")
     sim.add_argument("--replicas", type=int, default=40)
     sim.add_argument("--shards", type=int, default=4)
     sim.add_argument("--rate", type=float, default=1000.0, metavar="EVENTS_PER_S")
@@ -104,6 +104,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--fast",
         action="store_true",
         help="emit as fast as possible on a simulated clock instead of in real time",
+    )
+    sim.add_argument("--rollout-at", type=float, metavar="SECONDS", default=None)
+    sim.add_argument("--feature-rate", type=float, metavar="SAMPLES_PER_S")
+    sim.add_argument(
+        "--drift-features", help="comma-separated features to shift (drift scenarios)"
+    )
+    sim.add_argument("--drift-shift", type=float, default=1.0, metavar="SIGMA")
+    sim.add_argument(
+        "--announce",
+        action="store_true",
+        help="announce the rollout on the deployments topic",
     )
     _with_topics(sim)
 
@@ -140,6 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
     listing = profile_sub.add_parser("list", parents=[common], help="show profiles")
     listing.add_argument("--json", action="store_true")
     _with_topics(listing)
+
+    add_query_parser(sub, common)
+    add_dashboard_parser(sub, common)
 
     alerts = sub.add_parser("alerts", parents=[common], help="follow rollback events")
     alerts.add_argument("--from-beginning", action="store_true")

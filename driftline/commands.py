@@ -13,6 +13,7 @@ import threading
 
 from driftline.config import Settings, loader_topics
 from driftline.errors import ConfigError
+from sinks.cli_commands import dashboard_command, query_command
 
 
 def resolve_bootstrap(settings: Settings) -> str:
@@ -94,6 +95,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_sink(args: argparse.Namespace, settings: Settings) -> int:
     from sinks.loader import Loader
+    from sinks.serve import serving
 
     loader = Loader(
         resolve_bootstrap(settings),
@@ -105,11 +107,15 @@ def cmd_sink(args: argparse.Namespace, settings: Settings) -> int:
         kafka_properties=settings.kafka_properties,
     )
     try:
-        if args.until_idle is not None:
-            stats = loader.run_until_idle(args.until_idle, timeout_s=float("inf"))
-            print(json.dumps(stats, default=str))
-        else:
-            loader.run(threading.Event())
+        # While it loads, the loader also answers named queries for
+        # `driftline query` and `driftline dashboard`: in embedded mode it is
+        # the one process that may open the store.
+        with serving(loader, settings.home):
+            if args.until_idle is not None:
+                stats = loader.run_until_idle(args.until_idle, timeout_s=float("inf"))
+                print(json.dumps(stats, default=str))
+            else:
+                loader.run(threading.Event())
     finally:
         loader.close()
     return 0
@@ -247,6 +253,8 @@ COMMANDS = {
     "simulate": cmd_simulate,
     "deploy": cmd_deploy,
     "profile": cmd_profile,
+    "query": query_command,
+    "dashboard": dashboard_command,
     "alerts": cmd_alerts,
     "demo": cmd_demo,
 }
