@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import Producer
-from pipeline_run import read_topic, run_job
+from pipeline_support import read_topic, run_job
 
 from driftline.profiles import build_profile, publish_profile
 from jobs.guard import GuardPolicy

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from confluent_kafka import Producer
-from pipeline_run import read_topic, run_job
+from pipeline_support import read_topic, run_job
 
 from driftline.config import loader_topics
 from producers import SimulationConfig, SimulationReport

@@ -15,18 +15,13 @@ from confluent_kafka import Consumer, TopicPartition
 
 from driftline.config import LOADER_ROLES
 from infra.kafka import create_topics
-from infra.services import kafka_for_tests
 from infra.topics import topic_names
 
 
 @pytest.fixture(scope="session")
-def sinks_kafka() -> Iterator[str]:
-    """Bootstrap of a real broker for this suite, stopped at the end."""
-    service = kafka_for_tests()
-    try:
-        yield service.bootstrap
-    finally:
-        service.stop()
+def sinks_kafka(kafka_bootstrap: str) -> str:
+    """The session's real broker (tests/conftest.py)."""
+    return kafka_bootstrap
 
 
 @pytest.fixture
@@ -124,7 +119,7 @@ def release(proc: subprocess.Popen) -> None:
 
 @pytest.fixture(scope="session")
 def pipeline_store(sinks_kafka: str, tmp_path_factory):
-    """An embedded store filled by one real pipeline run (see pipeline_run)."""
-    from tests.sinks.pipeline_run import fill_store
+    """An embedded store filled by one real pipeline run (pipeline_support)."""
+    from pipeline_support import fill_store
 
     return fill_store(sinks_kafka, tmp_path_factory.mktemp("pipeline-store"))
