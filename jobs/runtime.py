@@ -82,3 +82,15 @@ def create_environment(
     table_config.set("python.fn-execution.bundle.time", "500")
     log.debug("flink environment parallelism=%d heap_mb=%d", parallelism, heap_mb)
     return env, t_env
+
+
+def child_environment() -> dict[str, str]:
+    """This process's environment without what PyFlink set in it, for a child
+    process that starts a Flink job of its own (a child that inherits them
+    believes it runs inside a Python worker and refuses to start a gateway)."""
+    inherited = ("FLINK_LOG_DIR", "JVM_ARGS")
+    return {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("PYFLINK_") and key not in inherited
+    }
