@@ -6,7 +6,7 @@ cost is paid once per sample, not once per feature value. Samples are keyed
 and windowed in the JVM like spans (`jobs.source`); a vectorized pandas
 aggregate decodes each window's values once and builds every feature's sketch
 from the window's columns (`jobs.feature_window`). The branch ends in the
-job's uniform shard-row shape with ``sketch`` holding the serialized
+shape of `jobs.shard_rows` with ``sketch`` holding the serialized
 `FeatureSketches` bundle.
 """
 
@@ -18,8 +18,7 @@ from pyflink.table import StatementSet, StreamTableEnvironment, Table
 
 from jobs.config import JobConfig
 from jobs.feature_window import build_feature_window
-from jobs.latency import window_udaf, windowed
-from jobs.source import routed_source
+from jobs.shard_rows import shard_rows
 from jobs.window_batch import WindowBatch
 
 KIND = "features"
@@ -35,17 +34,13 @@ def feature_shard_rows(
     t_env: StreamTableEnvironment, statements: StatementSet, config: JobConfig
 ) -> Table:
     """Declare the feature-samples source and return its shard rows."""
-    accepted = routed_source(
+    return shard_rows(
         t_env,
         statements,
+        config,
         name="features",
         topic=config.features_topic,
-        bootstrap=config.bootstrap,
-        group_id=f"{config.group_id}-features",
-        grace_ms=config.grace_ms,
-        bounded=config.bounded,
-        properties=config.kafka_properties,
-        deadletter_table="deadletter_sink",
+        kind=KIND,
+        stage=STAGE,
+        body=_feature_row,
     )
-    aggregate = window_udaf(_feature_row, config.features_topic, STAGE, config.sketch_k)
-    return windowed(accepted, config.window_ms, aggregate, KIND)
