@@ -64,15 +64,9 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from jobs.guard import GuardPolicy
 
     names = _topics(args.topic_suffix)
-    config = JobConfig(
-        bootstrap=resolve_bootstrap(settings),
-        spans_topic=names["spans"],
-        features_topic=names["features"],
-        deployments_topic=names["deployments"],
-        profiles_topic=names["profiles"],
-        signals_topic=names["signals"],
-        rollbacks_topic=names["rollbacks"],
-        deadletter_topic=names["deadletter"],
+    config = JobConfig.for_topics(
+        resolve_bootstrap(settings),
+        names,
         window_ms=args.window_ms,
         grace_ms=args.grace_ms,
         idle_ms=args.idle_ms,

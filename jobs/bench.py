@@ -94,19 +94,13 @@ def fresh_topics(bootstrap: str) -> dict[str, str]:
 
 
 def timed_job(bootstrap: str, topics: dict[str, str], **kwargs: object) -> float:
-    config = JobConfig(
-        bootstrap=bootstrap,
-        spans_topic=topics["spans"],
-        features_topic=topics["features"],
-        deployments_topic=topics["deployments"],
-        profiles_topic=topics["profiles"],
-        signals_topic=topics["signals"],
-        rollbacks_topic=topics["rollbacks"],
-        deadletter_topic=topics["deadletter"],
+    config = JobConfig.for_topics(
+        bootstrap,
+        topics,
         window_ms=10_000,
         bounded=True,
         group_id=f"bench-{uuid.uuid4().hex[:8]}",
-        **kwargs,  # type: ignore[arg-type]
+        **kwargs,
     )
     started = time.perf_counter()
     pipeline.run(config)

@@ -7,12 +7,24 @@ prints everything else.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from driftline.errors import ConfigError
 from infra import topics
 from jobs.guard import GuardPolicy
+
+#: The topic roles a job reads or writes; each is a ``<role>_topic`` field.
+TOPIC_ROLES = (
+    "spans",
+    "features",
+    "deployments",
+    "profiles",
+    "signals",
+    "rollbacks",
+    "deadletter",
+)
 
 
 @dataclass(frozen=True)
@@ -76,6 +88,14 @@ class JobConfig:
         for name in ("grace_ms", "idle_ms"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+
+    @classmethod
+    def for_topics(
+        cls, bootstrap: str, topics: Mapping[str, str], **settings: Any
+    ) -> JobConfig:
+        """A config over a role → name topic set (`infra.topics.topic_names`)."""
+        named: dict[str, Any] = {f"{role}_topic": topics[role] for role in TOPIC_ROLES}
+        return cls(bootstrap=bootstrap, **named, **settings)
 
     def describe(self) -> dict[str, Any]:
         """Settings safe to log: everything but the Kafka client properties."""

@@ -36,15 +36,9 @@ def run_job(
 ) -> None:
     """Run the whole job over what ``topics`` hold now, then return."""
     pipeline.run(
-        JobConfig(
-            bootstrap=bootstrap,
-            spans_topic=topics["spans"],
-            features_topic=topics["features"],
-            deployments_topic=topics["deployments"],
-            profiles_topic=topics["profiles"],
-            signals_topic=topics["signals"],
-            rollbacks_topic=topics["rollbacks"],
-            deadletter_topic=topics["deadletter"],
+        JobConfig.for_topics(
+            bootstrap,
+            topics,
             window_ms=WINDOW_MS,
             grace_ms=1_000,
             bounded=True,
