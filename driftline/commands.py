@@ -232,8 +232,15 @@ def cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    import logging
+
     from driftline.demo import run_demo
 
+    if not args.verbose:
+        # The demo narrates each step itself; the components' INFO lines would
+        # bury that story. Warnings still show.
+        for name in ("infra", "sinks", "producers", "jobs"):
+            logging.getLogger(name).setLevel(logging.WARNING)
     return run_demo(
         settings, window_ms=args.window_ms, timeout_s=args.timeout, seed=args.seed
     )
