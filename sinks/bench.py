@@ -23,6 +23,7 @@ from typing import Any
 
 from confluent_kafka import Producer
 
+from driftline.config import loader_topics
 from infra.kafka import create_topics
 from infra.topics import topic_names
 from schemas import SIGNAL
@@ -122,7 +123,7 @@ def main(argv: list[str] | None = None) -> None:
         with tempfile.TemporaryDirectory(prefix="driftline-bench-") as folder:
             dsn = args.dsn or f"chdb://{folder}/store"
             names = topic_names(suffix=f"bench{uuid.uuid4().hex[:8]}")
-            roles = {r: names[r] for r in ("signals", "rollbacks", "deadletter")}
+            roles = loader_topics(names)
             create_topics(args.bootstrap, list(roles.values()), partitions=2)
             produced_at = time.perf_counter()
             produce(
