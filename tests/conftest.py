@@ -10,14 +10,31 @@ two tests read each other's records.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
 from infra.kafka import create_topics
 from infra.services import KafkaService, kafka_for_tests
 from infra.topics import default_specs, topic_names
+
+
+@pytest.fixture(scope="session", autouse=True)
+def driftline_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """State (job logs, Flink logs) of this session goes to a temporary home,
+    never the user's ``~/.driftline``, unless ``DRIFTLINE_HOME`` names one."""
+    if os.environ.get("DRIFTLINE_HOME"):
+        yield Path(os.environ["DRIFTLINE_HOME"])
+        return
+    home = tmp_path_factory.mktemp("driftline-home")
+    os.environ["DRIFTLINE_HOME"] = str(home)
+    try:
+        yield home
+    finally:
+        del os.environ["DRIFTLINE_HOME"]
 
 
 @pytest.fixture(scope="session")
