@@ -28,6 +28,10 @@ The embedded store admits one process, so the loader also serves queries in
 that process: `Loader.store` is its client, and `Loader.store_lock` must be
 held around every use of it from another thread (`sinks.serve` does), since
 the loader's own inserts hold it too.
+
+Decoding and dead-letter delivery live in `sinks.decoding`; consumer lag, the
+paused wait between retries and the offsets a commit stores in
+`sinks.consuming`.
 """
 
 from __future__ import annotations
@@ -50,21 +54,17 @@ from confluent_kafka import (
     TopicPartition,
 )
 
-from driftline.errors import ConfigError, DriftlineError, SchemaError, ServiceError
+from driftline.errors import ConfigError, DriftlineError, ServiceError
 from infra.topics import DEADLETTER as DEADLETTER_TOPIC
 from infra.topics import PROFILES, ROLLBACKS, SIGNALS
-from schemas import DEADLETTER, PROFILE, ROLLBACK, SIGNAL
-from sinks import rows
-from sinks.schema import (
-    DEAD_LETTERS,
-    DRIFT_RESULTS,
-    FLEET_VERSIONS,
-    LATENCY_WINDOWS,
-    REFERENCE_PROFILES,
-    ROLLBACK_EVENTS,
-    Retention,
-    apply_schema,
-)
+from sinks.consuming import consumer_lag, hold_paused, next_offsets
+
+# Re-exported: callers and tests import these names from the loader.
+from sinks.decoding import DECODE_STAGE as DECODE_STAGE
+from sinks.decoding import UNDECODABLE as UNDECODABLE
+from sinks.decoding import UNDECODABLE_DEAD_LETTER as UNDECODABLE_DEAD_LETTER
+from sinks.decoding import decode_batch, deliver_dead_letters
+from sinks.schema import Retention, apply_schema
 from sinks.stats import LoaderStats
 from sinks.store import open_store, redact_dsn
 
@@ -78,21 +78,7 @@ DEFAULT_TOPICS: dict[str, str] = {
 }
 """Role → topic the loader reads by default."""
 
-DECODE_STAGE = "loader.decode"
-UNDECODABLE = "undecodable"
-UNDECODABLE_DEAD_LETTER = "undecodable-dead-letter"
-
 _POLL_MAX = 1000  # messages per consume() call
-
-# table -> the function that turns a batch's decoded records into its rows
-_TABLE_ROWS: dict[str, Callable[[list[dict[str, Any]], datetime], pa.Table]] = {
-    LATENCY_WINDOWS: rows.latency_table,
-    DRIFT_RESULTS: rows.drift_table,
-    FLEET_VERSIONS: rows.fleet_version_table,
-    ROLLBACK_EVENTS: rows.rollback_table,
-    DEAD_LETTERS: rows.dead_letter_table,
-    REFERENCE_PROFILES: rows.profile_table,
-}
 _DEAD_LETTER_TIMEOUT_S = 10.0
 
 
@@ -238,24 +224,9 @@ class Loader:
         return result
 
     def stats(self) -> dict[str, Any]:
-        """Return counters, rows/s and consumer lag per ``topic[partition]``.
-
-        Lag is the high watermark minus the consumer's position (records not
-        yet read); a partition not read yet counts from its low watermark.
-        """
+        """Return counters, rows/s and lag per ``topic[partition]`` (`consumer_lag`)."""
         result = self.counters.as_dict()
-        lag: dict[str, int] = {}
-        try:
-            positions = self._consumer.position(list(self._assignment))
-            for tp in positions:
-                low, high = self._consumer.get_watermark_offsets(
-                    tp, timeout=2.0, cached=False
-                )
-                position = tp.offset if tp.offset >= 0 else low
-                lag[f"{tp.topic}[{tp.partition}]"] = max(high - position, 0)
-        except (KafkaException, RuntimeError) as exc:
-            logger.debug("lag unavailable: %s", exc)
-        result["lag"] = lag
+        result["lag"] = consumer_lag(self._consumer, self._assignment)
         return result
 
     def close(self) -> None:
@@ -345,20 +316,15 @@ class Loader:
         """Decode, insert and commit one batch; see the module's sink contract."""
         flush_began = time.monotonic()
         loaded_at = datetime.now(UTC)
-        decoded: dict[str, list[dict[str, Any]]] = {name: [] for name in _TABLE_ROWS}
-        letters: list[dict[str, Any]] = []
-        for msg in batch:
-            self._decode_into(msg, decoded, letters)
-        tables = {
-            name: to_table(decoded[name], loaded_at)
-            for name, to_table in _TABLE_ROWS.items()
-        }
-        dead_lettered = len(letters)
+        decoded = decode_batch(batch, self._role_of)
+        self.counters.skipped += decoded.skipped
+        tables = decoded.tables(loaded_at)
+        dead_lettered = len(decoded.letters)
         pending = {name: t for name, t in tables.items() if t.num_rows}
         attempt = 0
         while True:
             try:
-                self._write(pending, letters)
+                self._write(pending, decoded.letters)
                 break
             except (ServiceError, KafkaException, OSError) as exc:
                 attempt += 1
@@ -381,7 +347,7 @@ class Loader:
                     backoff_s,
                     exc,
                 )
-                self._hold(backoff_s, abandon)
+                hold_paused(self._consumer, list(self._assignment), backoff_s, abandon)
         self._commit(batch)
         self.counters.record_batch(
             {name: t.num_rows for name, t in tables.items()},
@@ -389,54 +355,6 @@ class Loader:
             time.monotonic() - flush_began,
         )
         logger.debug("flushed batch records=%d attempts=%d", len(batch), attempt + 1)
-
-    def _decode_into(
-        self,
-        msg: Message,
-        decoded: dict[str, list[dict[str, Any]]],
-        letters: list[dict[str, Any]],
-    ) -> None:
-        role = self._role_of.get(msg.topic() or "")
-        value = msg.value() or b""
-        try:
-            if role == "signals":
-                record = SIGNAL.decode(value)
-                table = _signal_table(record)
-                if table is None:
-                    self.counters.skipped += 1
-                else:
-                    decoded[table].append(record)
-            elif role == "rollbacks":
-                decoded[ROLLBACK_EVENTS].append(ROLLBACK.decode(value))
-            elif role == "profiles":
-                if msg.value() is None:
-                    self.counters.skipped += 1  # a tombstone: profile deleted
-                else:
-                    decoded[REFERENCE_PROFILES].append(PROFILE.decode(value))
-            else:
-                decoded[DEAD_LETTERS].append(DEADLETTER.decode(value))
-        except SchemaError as exc:
-            reason = UNDECODABLE_DEAD_LETTER if role == "deadletter" else UNDECODABLE
-            logger.warning(
-                "undecodable record %s[%d]@%d reason=%s",
-                msg.topic(),
-                msg.partition(),
-                msg.offset(),
-                reason,
-            )
-            letter = {
-                "source_topic": msg.topic(),
-                "source_partition": msg.partition(),
-                "source_offset": msg.offset(),
-                "key": msg.key(),
-                "payload": value,
-                "reason": reason,
-                "detail": str(exc),
-                "record_timestamp_ms": msg.timestamp()[1],
-                "stage": DECODE_STAGE,
-            }
-            # A broken dead letter is stored, never sent round again.
-            (decoded[DEAD_LETTERS] if role == "deadletter" else letters).append(letter)
 
     def _write(
         self, pending: dict[str, pa.Table], letters: list[dict[str, Any]]
@@ -458,61 +376,16 @@ class Loader:
                 ) from exc
             del pending[name]
         if letters:
-            self._deliver(letters)
+            deliver_dead_letters(
+                self._producer,
+                self.topics["deadletter"],
+                letters,
+                _DEAD_LETTER_TIMEOUT_S,
+            )
             letters.clear()
 
-    def _deliver(self, letters: list[dict[str, Any]]) -> None:
-        failures: list[str] = []
-
-        def on_delivery(err: KafkaError | None, _msg: Message) -> None:
-            if err is not None:
-                failures.append(err.str())
-
-        topic = self.topics["deadletter"]
-        for letter in letters:
-            self._producer.produce(
-                topic,
-                DEADLETTER.encode(letter),
-                key=letter["key"],
-                on_delivery=on_delivery,
-            )
-        left = self._producer.flush(_DEAD_LETTER_TIMEOUT_S)
-        if left or failures:
-            raise ServiceError(
-                f"dead letters not delivered to {topic}: undelivered={left} "
-                f"errors={failures[:3]!r}"
-            )
-
-    def _hold(self, wait_s: float, abandon: Callable[[], bool]) -> None:
-        """Wait ``wait_s`` while keeping the group membership alive.
-
-        Partitions are paused so polling (which the group needs to see within
-        ``max.poll.interval.ms``) returns no records; a record that still
-        arrives — from a partition assigned meanwhile — is sought back to.
-        """
-        assignment = list(self._assignment)
-        if assignment:
-            self._consumer.pause(assignment)
-        deadline = time.monotonic() + wait_s
-        try:
-            while not abandon() and (left := deadline - time.monotonic()) > 0:
-                msg = self._consumer.poll(min(left, 0.5))
-                if msg is not None and msg.error() is None:
-                    self._consumer.seek(
-                        TopicPartition(
-                            msg.topic() or "", msg.partition() or 0, msg.offset() or 0
-                        )
-                    )
-        finally:
-            if assignment:
-                self._consumer.resume(assignment)
-
     def _commit(self, batch: list[Message]) -> None:
-        next_offsets: dict[tuple[str, int], int] = {}
-        for msg in batch:
-            key = (msg.topic() or "", msg.partition() or 0)
-            next_offsets[key] = max(next_offsets.get(key, 0), (msg.offset() or 0) + 1)
-        offsets = [TopicPartition(t, p, o) for (t, p), o in next_offsets.items()]
+        offsets = next_offsets(batch)
         try:
             self._consumer.commit(offsets=offsets, asynchronous=False)
         except KafkaException as exc:
@@ -521,14 +394,3 @@ class Loader:
             logger.warning(
                 "offset commit failed offsets=%d error=%s", len(offsets), exc
             )
-
-
-def _signal_table(record: Mapping[str, Any]) -> str | None:
-    """Return the table a decoded signal belongs in, or None to skip it."""
-    if rows.is_latency_signal(record):
-        return LATENCY_WINDOWS
-    if rows.is_drift_signal(record):
-        return DRIFT_RESULTS
-    if rows.is_fleet_version_signal(record):
-        return FLEET_VERSIONS
-    return None
