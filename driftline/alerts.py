@@ -97,10 +97,20 @@ def format_event(event: Mapping[str, Any]) -> str:
     for item in event["evidence"]:
         where = f" shard={item['shard']}" if item.get("shard") else ""
         where += f" feature={item['feature']}" if item.get("feature") else ""
+        if item.get("p_value") is not None:
+            numbers = (
+                f" statistic={item['value']:.3f} critical={item['threshold']:.3f}"
+                f" p={item['p_value']:.1e} n={item['n']}"
+                f" baseline_n={item['baseline_value']:.0f}"
+            )
+        else:
+            numbers = (
+                f" p99_ms={item['value']:.1f} baseline_p99_ms="
+                f"{item['baseline_value']:.1f} ratio_threshold={item['threshold']}"
+                f" n={item['n']}"
+            )
         lines.append(
             f"  evidence: {item['signal']}{where}"
-            f" window_start_ms={item['window_start_ms']}"
-            f" value={item['value']:.1f} baseline={item['baseline_value']:.1f}"
-            f" threshold={item['threshold']} n={item['n']}"
+            f" window_start_ms={item['window_start_ms']}{numbers}"
         )
     return "\n".join(lines)

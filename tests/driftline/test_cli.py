@@ -96,3 +96,43 @@ def test_an_unknown_scenario_is_refused_by_the_parser() -> None:
     )
     assert result.returncode == 2
     assert "invalid choice: 'chaos'" in result.stderr
+
+
+def test_alerts_print_drift_and_latency_evidence_in_their_own_words() -> None:
+    from driftline.alerts import format_event
+
+    event = {
+        "event_id": "e1",
+        "model": "ranker",
+        "from_version": "v2",
+        "to_version": "v1",
+        "reason": "r",
+        "evidence": [
+            {
+                "signal": "drift.ks",
+                "window_start_ms": 0,
+                "shard": None,
+                "feature": "f03",
+                "value": 0.31,
+                "baseline_value": 6000.0,
+                "threshold": 0.055,
+                "n": 2000,
+                "p_value": 1e-20,
+            },
+            {
+                "signal": "latency.shard_p99_ratio",
+                "window_start_ms": 0,
+                "shard": "s01",
+                "feature": None,
+                "value": 300.0,
+                "baseline_value": 90.0,
+                "threshold": 1.5,
+                "n": 200,
+                "p_value": None,
+            },
+        ],
+    }
+    text = format_event(event)
+    assert "ROLLBACK ranker: v2 -> v1" in text
+    assert "feature=f03" in text and "critical=0.055" in text and "p=1.0e-20" in text
+    assert "shard=s01" in text and "baseline_p99_ms=90.0" in text
