@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -56,6 +57,11 @@ class ShardWindow:
     replicas: int
     sketch: bytes
     ttft_sketch: bytes = b""
+
+    @cached_property
+    def summary(self) -> LatencySummary:
+        """Quantiles of this shard's durations, decoded once per window."""
+        return LatencySummary.of(NumericSketch.from_bytes(self.sketch))
 
 
 @dataclass
@@ -121,6 +127,12 @@ class FleetWindow:
     sketch: NumericSketch
     ttft_sketch: NumericSketch
     shards: dict[str, ShardWindow] = field(default_factory=dict)
+
+    @cached_property
+    def summary(self) -> LatencySummary:
+        """Quantiles of the merged durations, computed once. Read it only
+        after `merge_fleet` has folded in every shard."""
+        return LatencySummary.of(self.sketch)
 
     @property
     def error_rate(self) -> float:

@@ -25,9 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from driftline.errors import ConfigError
-from jobs.fleet import FleetWindow, LatencySummary, quantile_interval
+from jobs.fleet import FleetWindow, LatencySummary
 from jobs.signals import Verdict, evidence, signal_base
-from sketches import NumericSketch
 
 
 @dataclass(frozen=True)
@@ -67,8 +66,8 @@ def judge_latency(
     if cand.n < policy.min_samples or base.n < policy.min_samples:
         return verdict
     verdict.enough = True
-    cand_summary = LatencySummary.of(cand.sketch)
-    base_summary = LatencySummary.of(base.sketch)
+    cand_summary = cand.summary
+    base_summary = base.summary
     base_upper = base_summary.p99_upper_ms
     point_ratio = cand_summary.p99_ms / base_summary.p99_ms
     if cand_summary.p99_lower_ms / base_upper > policy.p99_ratio:
@@ -87,11 +86,9 @@ def judge_latency(
         row = cand.shards[shard_id]
         if row.n < policy.min_shard_samples:
             continue
-        sketch = NumericSketch.from_bytes(row.sketch)
-        lower, _ = quantile_interval(sketch, 0.99)
-        p99 = float(sketch.quantiles([0.99])[0])
+        p99 = row.summary.p99_ms
         shard_over_point |= p99 / base_summary.p99_ms > policy.shard_p99_ratio
-        if lower / base_upper > policy.shard_p99_ratio:
+        if row.summary.p99_lower_ms / base_upper > policy.shard_p99_ratio:
             verdict.subjects.add(shard_id)
             verdict.evidence.append(
                 evidence(
@@ -119,14 +116,14 @@ def latency_signals(
     verdict: Verdict | None = None,
 ) -> list[dict[str, Any]]:
     """The fleet signal of one version's window and one signal per shard."""
-    base_p99 = LatencySummary.of(base.sketch).p99_ms if base is not None else math.nan
+    base_p99 = base.summary.p99_ms if base is not None else math.nan
     ttft = window.ttft_sketch
     records = [
         _record(
             "latency.fleet",
             window,
             None,
-            LatencySummary.of(window.sketch),
+            window.summary,
             role,
             baseline,
             window.n,
@@ -146,7 +143,7 @@ def latency_signals(
                 "latency.shard",
                 window,
                 shard_id,
-                LatencySummary.of(NumericSketch.from_bytes(row.sketch)),
+                row.summary,
                 role,
                 baseline,
                 row.n,
